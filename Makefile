@@ -1,0 +1,69 @@
+# Everything a fresh machine needs: Python packages go into .venv; Debian packages that tests
+# need (chromium for the dashboard browser tests, prometheus for the exposition tests) are
+# installed with apt-get when missing (as root).
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PYTHON := $(BIN)/python
+STAMP := $(VENV)/.installed
+APT_PACKAGES := chromium prometheus
+PYTEST_WORKERS ?= 2
+
+.PHONY: help install system-deps test test-fast lint format bench run demo clean
+
+help:
+	@echo "make install  create .venv and install the project with its test and dev extras"
+	@echo "make test     run every test (installs what is missing first)"
+	@echo "make lint     ruff (lint + format check) and mypy"
+	@echo "make bench    run every benchmark, write benchmarks/RESULTS.md"
+	@echo "make demo     run the whole system offline (no Discord token needed)"
+	@echo "make run      run the real bot (needs DISCORD_TOKEN)"
+
+$(STAMP): pyproject.toml
+	test -x $(PYTHON) || $(PY) -m venv $(VENV)
+	$(PYTHON) -m pip install --quiet --upgrade pip
+	$(PYTHON) -m pip install --quiet -e '.[test,dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Debian packages for the browser and Prometheus tests; skipped when already present.
+system-deps:
+	@missing=""; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v prometheus >/dev/null 2>&1 || missing="$$missing prometheus"; \
+	command -v promtool >/dev/null 2>&1 || missing="$$missing prometheus"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:$$missing"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null || \
+		{ echo "could not install:$$missing (the browser/Prometheus tests will fail)"; }; \
+	fi
+
+test: $(STAMP) system-deps
+	$(PYTHON) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup
+
+test-fast: $(STAMP)
+	$(PYTHON) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup -m "not browser and not slow"
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: $(STAMP) system-deps
+	$(PYTHON) -m benchmarks.run_all
+
+run: $(STAMP)
+	$(PYTHON) bot.py
+
+demo: $(STAMP) system-deps
+	$(PYTHON) bot.py --demo
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Discord adapters: cogs that feed the monitoring core and format its answers."""

@@ -1,0 +1,552 @@
+"""In-memory recording of metrics, cheap enough for a bot's hottest path.
+
+Events land in the *current window* without reading the clock: :meth:`Recorder.tick` (called about
+once a second by the collector loop, with ``now``) opens a new window when the minute changes, so
+an event is attributed to the minute that was current at the last tick (at most a tick late).
+:meth:`Recorder.drain` closes the windows and returns a :class:`Batch` of per-minute and per-hour
+rollup rows, raw command rows and distinct-user rows for the store.
+
+Labels are a small fixed set: ``guild`` (0 = all guilds), ``command`` ("" = all commands),
+``shard`` (-1 = none) and ``kind`` ("slash", "prefix", ...). Rows for "all guilds" and "all
+commands" are computed at drain time, off the hot path, so queries never sum thousands of rows.
+
+Distinct users: exact sets of salted 64-bit hashes. A bot's daily users are few enough for exact
+sets (a HyperLogLog sketch would save memory but cannot answer D1/D7 retention, which needs to know
+*which* users came back). Raw user ids live in memory only until the next drain (a few seconds);
+only their salted hashes are kept longer, and only hashes reach the database.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+from bisect import bisect_left
+from collections.abc import Iterable
+
+from . import histogram
+from .clock import Clock, system_clock
+
+__all__ = [
+    "MAX_COMMANDS",
+    "MAX_METRICS",
+    "Batch",
+    "BoundCounter",
+    "BoundHistogram",
+    "CommandRow",
+    "Key",
+    "Recorder",
+    "RollupRow",
+    "UserRow",
+    "hash_user",
+]
+
+log = logging.getLogger(__name__)
+
+Key = tuple[str, int, str, int, str]
+"""(metric, guild, command, shard, kind)."""
+
+RollupRow = tuple[str, int, str, int, str, int, int, float, float, float, bytes | None]
+"""(metric, guild, command, shard, kind, ts, count, sum, min, max, buckets)."""
+
+CommandRow = tuple[int, int, str, str, float, int, int, str]
+"""(ts_ms, guild, command, kind, latency_ms, ok, user_hash, error_type)."""
+
+UserRow = tuple[int, int, int]
+"""(day_start_ts, guild, user_hash)."""
+
+MAX_COMMANDS = 500
+"""Distinct command labels kept; later new names are folded into ``"(other)"``."""
+MAX_METRICS = 500
+"""Distinct metric names kept; later new names are dropped and counted."""
+DEADLINE_MS = 3000.0
+"""Discord's interaction deadline: the first response must arrive within 3 s."""
+
+_BOUNDS = list(histogram.BOUNDS)
+_NB = histogram.NUM_BUCKETS
+
+
+def hash_user(salt: bytes, user_id: int) -> int:
+    """Salted 64-bit hash of a user id, as a signed integer (fits SQLite INTEGER)."""
+    digest = hashlib.blake2b(
+        user_id.to_bytes(8, "little", signed=False), key=salt, digest_size=8
+    ).digest()
+    return int.from_bytes(digest, "little", signed=True)
+
+
+_INF = float("inf")
+
+
+def _new_hist() -> list[float]:
+    """A window's histogram: ``[sum, min, max, bucket counts...]`` (count = sum of buckets)."""
+    h: list[float] = [0.0, _INF, -_INF]
+    h.extend([0] * _NB)
+    return h
+
+
+class _Window:
+    """Everything recorded since the last drain (or minute change)."""
+
+    __slots__ = ("commands", "counters", "gauges", "hists", "messages", "minute", "own", "users")
+
+    def __init__(self, minute: int) -> None:
+        self.minute = minute
+        self.messages: dict[int, int] = {}
+        self.own: dict[int, int] = {}
+        self.users: set[tuple[int, int]] = set()
+        self.counters: dict[Key, float] = {}
+        self.hists: dict[Key, list[float]] = {}
+        self.gauges: dict[Key, list[float]] = {}
+        self.commands: list[tuple[float, int, str, str, float, bool, int, str]] = []
+
+
+class BoundCounter:
+    """A counter with fixed labels; see :meth:`Recorder.counter`."""
+
+    __slots__ = ("_key", "_rec", "_window")
+
+    def __init__(self, rec: Recorder, key: Key) -> None:
+        self._rec = rec
+        self._key = key
+        self._window: _Window | None = None
+
+    def inc(self, value: float = 1.0) -> None:
+        w = self._rec._cur
+        c = w.counters
+        key = self._key
+        c[key] = c.get(key, 0.0) + value
+
+
+class BoundHistogram:
+    """A histogram with fixed labels; see :meth:`Recorder.histogram`."""
+
+    __slots__ = ("_h", "_key", "_rec", "_window")
+
+    def __init__(self, rec: Recorder, key: Key) -> None:
+        self._rec = rec
+        self._key = key
+        self._window: _Window | None = None
+        self._h: list[float] = []
+
+    def observe(self, value: float) -> None:
+        w = self._rec._cur
+        if w is not self._window:
+            self._window = w
+            h = w.hists.get(self._key)
+            if h is None:
+                h = w.hists[self._key] = _new_hist()
+            self._h = h
+        h = self._h
+        h[0] += value
+        if value < h[1]:
+            h[1] = value
+        if value > h[2]:
+            h[2] = value
+        h[bisect_left(_BOUNDS, value) + 3] += 1
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Batch:
+    """Rows drained from the recorder, written to the store in one transaction."""
+
+    minute_rows: tuple[RollupRow, ...] = ()
+    hour_rows: tuple[RollupRow, ...] = ()
+    commands: tuple[CommandRow, ...] = ()
+    user_days: tuple[UserRow, ...] = ()
+
+    def __len__(self) -> int:
+        return (
+            len(self.minute_rows) + len(self.hour_rows) + len(self.commands) + len(self.user_days)
+        )
+
+
+class _Agg:
+    """A rollup accumulator used while draining (count, sum, min, max, sparse buckets)."""
+
+    __slots__ = ("buckets", "count", "max", "min", "sum")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.sum = 0.0
+        self.min = float("inf")
+        self.max = float("-inf")
+        self.buckets: dict[int, int] | None = None
+
+    def add_value(self, count: int, total: float, lo: float, hi: float) -> None:
+        self.count += count
+        self.sum += total
+        self.min = min(self.min, lo)
+        self.max = max(self.max, hi)
+
+    def add_buckets(self, dense: list[float]) -> None:
+        if self.buckets is None:
+            self.buckets = {}
+        b = self.buckets
+        for i, c in enumerate(dense):
+            if c:
+                b[i] = b.get(i, 0) + int(c)
+
+    def row(self, key: Key, ts: int) -> RollupRow:
+        blob = histogram.encode(self.buckets) if self.buckets is not None else None
+        return (*key, ts, self.count, self.sum, self.min, self.max, blob)
+
+
+def _fanout(key: Key) -> Iterable[Key]:
+    """The key itself plus its "all guilds" / "all commands" aggregates."""
+    metric, guild, command, shard, kind = key
+    yield key
+    if guild:
+        yield (metric, 0, command, shard, kind)
+    if command:
+        yield (metric, guild, "", shard, "")
+        if guild:
+            yield (metric, 0, "", shard, "")
+
+
+class Recorder:
+    """Counters, gauges, histograms, messages, commands and distinct users, aggregated per minute.
+
+    ``salt`` is the per-install secret used to hash user ids (the store keeps it; it may be set
+    later with :meth:`set_salt`, but :meth:`drain` needs it); ``clock`` supplies "now" where the
+    caller does not.
+    """
+
+    def __init__(self, *, salt: bytes | None = None, clock: Clock = system_clock) -> None:
+        self._salt = salt
+        self._clock = clock
+        self._cur = _Window(int(clock() // 60) * 60)
+        self._sealed: list[_Window] = []
+        self._known_commands: set[str] = set()
+        self._known_metrics: set[str] = set()
+        # hashes seen in the current minute / hour, per guild (0 = all), for distinct counts
+        self._seen_minute: tuple[int, set[tuple[int, int]]] = (self._cur.minute, set())
+        self._seen_hour: tuple[int, set[tuple[int, int]]] = (self._cur.minute // 3600 * 3600, set())
+        self._seen_day: tuple[int, set[tuple[int, int]]] = (
+            self._cur.minute // 86400 * 86400,
+            set(),
+        )
+        self._hash_cache: dict[int, int] = {}
+        self.last_gauges: dict[Key, float] = {}
+        """The latest value of every gauge (for live views)."""
+        self.totals: dict[str, float] = {}
+        """Per-metric totals since start (all guilds), updated at drain."""
+        self.dropped_labels = 0
+
+    # -- hot path -----------------------------------------------------------------------------
+
+    def message(self, guild_id: int, user_id: int) -> None:
+        """One message from a user (never its content). ``guild_id`` 0 for direct messages."""
+        w = self._cur
+        m = w.messages
+        m[guild_id] = m.get(guild_id, 0) + 1
+        w.users.add((guild_id, user_id))
+
+    def own_message(self, guild_id: int) -> None:
+        """One message sent by the bot itself (counted apart from users' messages)."""
+        own = self._cur.own
+        own[guild_id] = own.get(guild_id, 0) + 1
+
+    def user_seen(self, guild_id: int, user_id: int) -> None:
+        """Mark a user active without a message (a command, a voice join...)."""
+        self._cur.users.add((guild_id, user_id))
+
+    def inc(
+        self,
+        metric: str,
+        value: float = 1.0,
+        *,
+        guild: int = 0,
+        command: str = "",
+        shard: int = -1,
+        kind: str = "",
+    ) -> None:
+        """Add ``value`` to a counter."""
+        c = self._cur.counters
+        key = (metric, guild, command, shard, kind)
+        c[key] = c.get(key, 0.0) + value
+
+    def observe(
+        self,
+        metric: str,
+        value: float,
+        *,
+        guild: int = 0,
+        command: str = "",
+        shard: int = -1,
+        kind: str = "",
+    ) -> None:
+        """One observation into a histogram (latencies in milliseconds by convention)."""
+        key = (metric, guild, command, shard, kind)
+        try:
+            h = self._cur.hists[key]
+        except KeyError:
+            h = self._cur.hists[key] = _new_hist()
+        h[0] += value
+        if value < h[1]:
+            h[1] = value
+        if value > h[2]:
+            h[2] = value
+        h[bisect_left(_BOUNDS, value) + 3] += 1
+
+    def gauge(
+        self,
+        metric: str,
+        value: float,
+        *,
+        guild: int = 0,
+        command: str = "",
+        shard: int = -1,
+        kind: str = "",
+    ) -> None:
+        """A gauge sample; a minute keeps the samples' count, sum, min and max."""
+        g = self._cur.gauges
+        key = (metric, guild, command, shard, kind)
+        agg = g.get(key)
+        if agg is None:
+            g[key] = [1, value, value, value]
+        else:
+            agg[0] += 1
+            agg[1] += value
+            if value < agg[2]:
+                agg[2] = value
+            if value > agg[3]:
+                agg[3] = value
+        self.last_gauges[key] = value
+
+    def command(
+        self,
+        name: str,
+        kind: str,
+        guild_id: int,
+        user_id: int,
+        latency_ms: float,
+        ok: bool,
+        *,
+        error_type: str = "",
+        first_response_ms: float | None = None,
+        ts: float | None = None,
+    ) -> None:
+        """One completed command invocation (prefix, slash, context menu...).
+
+        ``first_response_ms`` is the time from the interaction's creation to its first response;
+        over 3 s it counts as a missed deadline. ``ts`` defaults to now.
+        """
+        when = self._clock() if ts is None else ts
+        w = self._cur
+        w.commands.append((when, guild_id, name, kind, latency_ms, ok, user_id, error_type))
+        self.observe("command_latency_ms", latency_ms, guild=guild_id, command=name, kind=kind)
+        if not ok:
+            self.inc("command_errors", guild=guild_id, command=name, kind=kind)
+        if first_response_ms is not None:
+            self.observe(
+                "interaction_first_response_ms", first_response_ms, guild=guild_id, command=name
+            )
+            if first_response_ms > DEADLINE_MS:
+                self.inc("interaction_deadline_missed", guild=guild_id, command=name)
+        w.users.add((guild_id, user_id))
+
+    def counter(
+        self, metric: str, *, guild: int = 0, command: str = "", shard: int = -1, kind: str = ""
+    ) -> BoundCounter:
+        """A counter bound to fixed labels: the cheapest way to count one series often."""
+        return BoundCounter(self, (metric, guild, command, shard, kind))
+
+    def histogram(
+        self, metric: str, *, guild: int = 0, command: str = "", shard: int = -1, kind: str = ""
+    ) -> BoundHistogram:
+        """A histogram bound to fixed labels: the cheapest way to observe one series often."""
+        return BoundHistogram(self, (metric, guild, command, shard, kind))
+
+    # -- windows ------------------------------------------------------------------------------
+
+    def tick(self, now: float | None = None) -> None:
+        """Open a new window if the minute has changed since the current one began."""
+        minute = int((self._clock() if now is None else now) // 60) * 60
+        if minute != self._cur.minute:
+            self._sealed.append(self._cur)
+            self._cur = _Window(minute)
+
+    @property
+    def pending_windows(self) -> int:
+        return len(self._sealed) + 1
+
+    @property
+    def has_salt(self) -> bool:
+        return bool(self._salt)
+
+    def set_salt(self, salt: bytes) -> None:
+        """Set the per-install salt (from the store) once it is known."""
+        self._salt = salt
+        self._hash_cache.clear()
+
+    def trim(self, max_windows: int) -> int:
+        """Drop the oldest sealed windows beyond ``max_windows``; returns events dropped.
+
+        Used only while nothing can be drained (the store never opened), to bound memory.
+        """
+        dropped = 0
+        while len(self._sealed) > max_windows:
+            w = self._sealed.pop(0)
+            dropped += (
+                sum(w.messages.values())
+                + len(w.counters)
+                + len(w.gauges)
+                + len(w.hists)
+                + len(w.commands)
+            )
+        return dropped
+
+    def drain(self, now: float | None = None) -> Batch:
+        """Close all windows (the current one too) and return their rows."""
+        self.tick(now)
+        windows = [*self._sealed, self._cur]
+        self._sealed = []
+        self._cur = _Window(self._cur.minute)
+        minute_rows: list[RollupRow] = []
+        hour_aggs: dict[tuple[Key, int], _Agg] = {}
+        commands: list[CommandRow] = []
+        user_days: list[UserRow] = []
+        for window in windows:
+            self._drain_window(window, minute_rows, hour_aggs, commands, user_days)
+        hour_rows = [agg.row(key, ts) for (key, ts), agg in hour_aggs.items()]
+        return Batch(tuple(minute_rows), tuple(hour_rows), tuple(commands), tuple(user_days))
+
+    def _hash(self, user_id: int) -> int:
+        if not self._salt:
+            raise RuntimeError("Recorder has no salt yet: open the store and call set_salt()")
+        cache = self._hash_cache
+        h = cache.get(user_id)
+        if h is None:
+            if len(cache) > 200_000:
+                cache.clear()
+            h = cache[user_id] = hash_user(self._salt, user_id)
+        return h
+
+    def _label(self, key: Key) -> Key | None:
+        """Bound the label set: fold unknown commands past the cap, drop unknown metrics."""
+        metric, guild, command, shard, kind = key
+        if metric not in self._known_metrics:
+            if len(self._known_metrics) >= MAX_METRICS:
+                self.dropped_labels += 1
+                return None
+            self._known_metrics.add(metric)
+        if command and command not in self._known_commands:
+            if len(self._known_commands) >= MAX_COMMANDS:
+                return (metric, guild, "(other)", shard, kind)
+            self._known_commands.add(command)
+        return key
+
+    def _drain_window(
+        self,
+        w: _Window,
+        minute_rows: list[RollupRow],
+        hour_aggs: dict[tuple[Key, int], _Agg],
+        commands: list[CommandRow],
+        user_days: list[UserRow],
+    ) -> None:
+        ts = w.minute
+        hour = ts // 3600 * 3600
+        aggs: dict[Key, _Agg] = {}
+
+        def agg_for(key: Key) -> _Agg:
+            a = aggs.get(key)
+            if a is None:
+                a = aggs[key] = _Agg()
+            return a
+
+        for src, metric in ((w.messages, "messages"), (w.own, "messages_own")):
+            for guild, n in src.items():
+                for k in _fanout((metric, guild, "", -1, "")):
+                    agg_for(k).add_value(n, float(n), 1.0, 1.0)
+        for raw_key, value in w.counters.items():
+            labelled = self._label(raw_key)
+            if labelled is not None:
+                for k in _fanout(labelled):
+                    agg_for(k).add_value(round(value), value, value, value)
+        for raw_key, (n, total, lo, hi) in w.gauges.items():
+            labelled = self._label(raw_key)
+            if labelled is not None:
+                agg_for(labelled).add_value(int(n), total, lo, hi)
+        for raw_key, hist in w.hists.items():
+            labelled = self._label(raw_key)
+            if labelled is None:
+                continue
+            buckets = hist[3:]
+            count = int(sum(buckets))
+            if not count:
+                continue
+            for k in _fanout(labelled):
+                a = agg_for(k)
+                a.add_value(count, hist[0], hist[1], hist[2])
+                a.add_buckets(buckets)
+
+        # totals since start, for live views
+        totals = self.totals
+        for key, a in aggs.items():
+            if key[1] == 0 and key[2] == "":
+                totals[key[0]] = totals.get(key[0], 0.0) + a.sum
+
+        for key, a in aggs.items():
+            minute_rows.append(a.row(key, ts))
+            h = hour_aggs.get((key, hour))
+            if h is None:
+                h = hour_aggs[(key, hour)] = _Agg()
+            h.add_value(a.count, a.sum, a.min, a.max)
+            if a.buckets is not None:
+                if h.buckets is None:
+                    h.buckets = {}
+                hb = h.buckets
+                for i, c in a.buckets.items():
+                    hb[i] = hb.get(i, 0) + c
+
+        self._drain_users(w, ts, minute_rows, hour_aggs, user_days)
+
+        for when, guild, name, kind, latency, ok, user_id, err in w.commands:
+            label = name if name in self._known_commands else "(other)"
+            commands.append(
+                (int(when * 1000), guild, label, kind, latency, int(ok), self._hash(user_id), err)
+            )
+
+    def _drain_users(
+        self,
+        w: _Window,
+        ts: int,
+        minute_rows: list[RollupRow],
+        hour_aggs: dict[tuple[Key, int], _Agg],
+        user_days: list[UserRow],
+    ) -> None:
+        """Distinct users: count only hashes new to this minute / hour / day."""
+        hour = ts // 3600 * 3600
+        day = ts // 86400 * 86400
+        if self._seen_minute[0] != ts:
+            self._seen_minute = (ts, set())
+        if self._seen_hour[0] != hour:
+            self._seen_hour = (hour, set())
+        if self._seen_day[0] != day:
+            self._seen_day = (day, set())
+        seen_m, seen_h, seen_d = self._seen_minute[1], self._seen_hour[1], self._seen_day[1]
+        new_m: dict[int, int] = {}
+        new_h: dict[int, int] = {}
+        for guild, user_id in w.users:
+            uh = self._hash(user_id)
+            for g in (guild, 0) if guild else (0,):
+                pair = (g, uh)
+                if pair not in seen_m:
+                    seen_m.add(pair)
+                    new_m[g] = new_m.get(g, 0) + 1
+                if pair not in seen_h:
+                    seen_h.add(pair)
+                    new_h[g] = new_h.get(g, 0) + 1
+                if pair not in seen_d:
+                    seen_d.add(pair)
+                    user_days.append((day, g, uh))
+        for g, n in new_m.items():
+            minute_rows.append(("users", g, "", -1, "", ts, n, float(n), 0.0, 0.0, None))
+        for g, n in new_h.items():
+            key: Key = ("users", g, "", -1, "")
+            h = hour_aggs.get((key, hour))
+            if h is None:
+                h = hour_aggs[(key, hour)] = _Agg()
+                h.min = h.max = 0.0
+            h.count += n
+            h.sum += n
