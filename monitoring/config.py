@@ -76,6 +76,17 @@ def _float(lo: float, hi: float) -> Parser:
     return parse
 
 
+def _choice(*options: str) -> Parser:
+    def parse(raw: Any) -> str:
+        text = str(raw).strip().lower()
+        if text not in options:
+            raise ValueError(f"expected one of {', '.join(options)}")
+        return text
+
+    parse.__doc__ = " or ".join(options)
+    return parse
+
+
 def _str(raw: Any) -> str:
     return str(raw)
 
@@ -141,6 +152,16 @@ def _cluster(raw: Any) -> str:
     return text
 
 
+def _url(raw: Any) -> str:
+    """empty, or an http(s):// URL"""
+    text = str(raw).strip().rstrip("/")
+    if text and not (text.startswith(("http://", "https://")) and len(text) > 8):
+        raise ValueError("expected an http:// or https:// URL, such as https://bot.example.org")
+    if any(ch.isspace() or ch in "<>\"'" for ch in text):
+        raise ValueError("expected a URL without spaces, quotes or angle brackets")
+    return text
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class FieldSpec:
     """How one setting is named, parsed and documented."""
@@ -165,14 +186,14 @@ FIELDS: tuple[FieldSpec, ...] = (
         "minute_retention_days",
         "MONITOR_MINUTE_RETENTION_DAYS",
         _int(1, 365),
-        7,
-        "How long per-minute rollups are kept.",
+        2,
+        "How long per-minute rollups are kept (longer ranges are read from hourly rollups).",
     ),
     FieldSpec(
         "raw_retention_hours",
         "MONITOR_RAW_RETENTION_HOURS",
         _int(1, 8760),
-        48,
+        24,
         "How long raw command invocations are kept.",
     ),
     FieldSpec(
@@ -191,6 +212,14 @@ FIELDS: tuple[FieldSpec, ...] = (
     ),
     FieldSpec(
         "dashboard_port", "ANALYTICS_DASHBOARD_PORT", _int(0, 65535), 8080, "Dashboard port."
+    ),
+    FieldSpec(
+        "dashboard_url",
+        "ANALYTICS_DASHBOARD_URL",
+        _url,
+        "",
+        "Public base URL of the dashboard for /dashboard sign-in links (default: "
+        "http://HOST:PORT); set it behind a reverse proxy.",
     ),
     FieldSpec(
         "api_key",
@@ -313,6 +342,76 @@ FIELDS: tuple[FieldSpec, ...] = (
         "",
         "Name of this bot process's cluster, stored with every row and exported as a label.",
     ),
+    FieldSpec(
+        "gateway_latency_warning_ms",
+        "GATEWAY_LATENCY_WARNING_MS",
+        _float(10, 60_000),
+        500.0,
+        "Gateway latency (ms) at which a shard is degraded; 4x is unhealthy.",
+    ),
+    FieldSpec(
+        "loop_lag_warning_ms",
+        "LOOP_LAG_WARNING_MS",
+        _float(1, 60_000),
+        100.0,
+        "Event-loop lag (ms) that is degraded (and suggests blocking code); 10x is unhealthy.",
+    ),
+    FieldSpec(
+        "flush_lag_warning_seconds",
+        "MONITOR_FLUSH_LAG_WARNING_SECONDS",
+        _float(1, 86_400),
+        30.0,
+        "Seconds without a successful database write that are degraded; 10x is unhealthy.",
+    ),
+    FieldSpec(
+        "error_rate_warning_percent",
+        "ERROR_RATE_WARNING_PERCENT",
+        _float(0.1, 100),
+        5.0,
+        "Command error rate (percent) that /stats recommendations call out.",
+    ),
+    FieldSpec(
+        "slow_command_factor",
+        "SLOW_COMMAND_FACTOR",
+        _float(1.5, 100),
+        3.0,
+        "A command whose p95 latency exceeds this many times the others' median p95 is named.",
+    ),
+    FieldSpec(
+        "identify_daily_limit_per_shard",
+        "IDENTIFY_DAILY_LIMIT_PER_SHARD",
+        _int(1, 1000),
+        10,
+        "Gateway IDENTIFYs per shard in a day above which a reconnect storm is reported.",
+    ),
+    FieldSpec(
+        "chart_executor",
+        "MONITOR_CHART_EXECUTOR",
+        _choice("process", "thread"),
+        "process",
+        "Where /stats charts render: a worker process (keeps the event loop free) or a thread.",
+    ),
+    FieldSpec(
+        "anomaly_k",
+        "MONITOR_ANOMALY_K",
+        _float(1, 100),
+        4.0,
+        "Anomaly alerts: deviation from the hour-of-week baseline, in robust standard deviations.",
+    ),
+    FieldSpec(
+        "anomaly_minutes",
+        "MONITOR_ANOMALY_MINUTES",
+        _int(1, 1440),
+        15,
+        "Anomaly alerts: minutes the deviation must last before the alert fires.",
+    ),
+    FieldSpec(
+        "alert_max_posts_per_minute",
+        "MONITOR_ALERT_MAX_POSTS_PER_MINUTE",
+        _int(1, 30),
+        4,
+        "Alert posts allowed in any minute; more alerts wait and are grouped into the next post.",
+    ),
 )
 
 _BY_NAME = {spec.name: spec for spec in FIELDS}
@@ -324,11 +423,12 @@ class Config:
 
     metrics_enabled: bool = True
     retention_days: int = 30
-    minute_retention_days: int = 7
-    raw_retention_hours: int = 48
+    minute_retention_days: int = 2
+    raw_retention_hours: int = 24
     dashboard_enabled: bool = True
     dashboard_host: str = "127.0.0.1"
     dashboard_port: int = 8080
+    dashboard_url: str = ""
     api_key: str | None = None
     websocket_update_interval: float = 2.0
     error_spike_window_seconds: int = 300
@@ -347,6 +447,16 @@ class Config:
     report_time: dt.time = dt.time(9, 0)
     timezone: str = "UTC"
     cluster: str = ""
+    gateway_latency_warning_ms: float = 500.0
+    loop_lag_warning_ms: float = 100.0
+    flush_lag_warning_seconds: float = 30.0
+    error_rate_warning_percent: float = 5.0
+    slow_command_factor: float = 3.0
+    identify_daily_limit_per_shard: int = 10
+    chart_executor: str = "process"
+    anomaly_k: float = 4.0
+    anomaly_minutes: int = 15
+    alert_max_posts_per_minute: int = 4
     alert_rules: tuple[Mapping[str, Any], ...] = ()
     """Custom alert rules from ``[[alert_rules]]`` in the TOML file (validated by the alerts module)."""
 

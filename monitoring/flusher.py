@@ -63,6 +63,7 @@ class Flusher:
         self._pending: collections.deque[Batch] = collections.deque()
         self._pending_rows = 0
         self._dropped = 0
+        self._dropped_unreported = 0
         self._flushed = 0
         self._failures = 0
         self._last_ok: float | None = None
@@ -96,7 +97,7 @@ class Flusher:
             batch = self._pending.popleft()
             self._pending_rows -= len(batch)
             self._dropped += len(batch)
-            self.recorder.inc("monitor_dropped_rows", len(batch))
+            self._dropped_unreported += len(batch)
             log.warning(
                 "monitoring buffer full (%d rows): dropped %d oldest rows",
                 self.max_rows,
@@ -144,20 +145,17 @@ class Flusher:
                 self._pending_rows += len(batch)
             self._drop_excess()
             started = time.perf_counter()
-            while self._pending:
-                batch = self._pending[0]
-                try:
-                    await self.store.write(batch)
-                except StoreCorrupt as exc:
-                    self._corrupt = True
-                    self._fail(now, exc)
+            if not await self._write_pending(now):
+                return False
+            if self._dropped_unreported:
+                # recorded only now that the store takes writes, so the count itself is not lost
+                self.recorder.inc("monitor_dropped_rows", self._dropped_unreported)
+                self._dropped_unreported = 0
+                self._pending.append(self.recorder.drain(now))
+                self._pending_rows += len(self._pending[-1])
+                continue_writing = await self._write_pending(now)
+                if not continue_writing:
                     return False
-                except StoreError as exc:
-                    self._fail(now, exc)
-                    return False
-                self._pending.popleft()
-                self._pending_rows -= len(batch)
-                self._flushed += len(batch)
             if self._failures:
                 log.info("monitoring database writable again after %d failures", self._failures)
             self._failures = 0
@@ -173,6 +171,24 @@ class Flusher:
                 log.warning("retention skipped: %s", exc)
         return True
 
+    async def _write_pending(self, now: float) -> bool:
+        """Write the buffered batches oldest first; stop at the first failure."""
+        while self._pending:
+            batch = self._pending[0]
+            try:
+                await self.store.write(batch)
+            except StoreCorrupt as exc:
+                self._corrupt = True
+                self._fail(now, exc)
+                return False
+            except StoreError as exc:
+                self._fail(now, exc)
+                return False
+            self._pending.popleft()
+            self._pending_rows -= len(batch)
+            self._flushed += len(batch)
+        return True
+
     def _hold(self, now: float) -> None:
         """While nothing can be written, keep the recorder's memory bounded too."""
         if self.recorder.has_salt:
@@ -185,7 +201,7 @@ class Flusher:
             dropped = self.recorder.trim(max_windows=max(2, int(self.max_rows // 1000)))
             if dropped:
                 self._dropped += dropped
-                self.recorder.inc("monitor_dropped_rows", dropped)
+                self._dropped_unreported += dropped
 
     def _fail(self, now: float, exc: StoreError) -> None:
         self._failures += 1

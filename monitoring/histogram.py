@@ -6,12 +6,15 @@ above the largest bound. Bounds grow by a factor of 2**(1/8) (about 9 %), from 0
 1.6e7, so a percentile read from merged buckets is within one bucket (under 9.1 % relative error)
 of the exact value. Units are the caller's (the core uses milliseconds for latencies).
 
-Stored form: a sparse blob of little-endian uint32 pairs ``(index, count)``, sorted by index.
+Stored form: a sparse blob: one format byte (1: counts are uint16, 2: uint32), then the indices of
+the non-empty buckets as uint16, then their counts, all little-endian (4 bytes a bucket for most
+rows, and decoded with ``array.frombytes``, no Python loop).
 """
 
 from __future__ import annotations
 
 import math
+import sys
 from array import array
 from bisect import bisect_left
 from collections.abc import Iterable, Sequence
@@ -34,6 +37,7 @@ BOUNDS: tuple[float, ...] = tuple(_LOWEST * GROWTH**i for i in range(8 * 34))
 NUM_BUCKETS = len(BOUNDS) + 1
 
 _bounds_list = list(BOUNDS)
+_BIG_ENDIAN = sys.byteorder == "big"
 
 
 def bucket_index(value: float) -> int:
@@ -43,35 +47,41 @@ def bucket_index(value: float) -> int:
 
 def encode(counts: Sequence[int] | dict[int, int]) -> bytes:
     """Sparse blob from dense counts (a list) or a sparse ``{index: count}`` dict."""
-    pairs = array("I")
-    items: Iterable[tuple[int, int]] = (
-        sorted(counts.items()) if isinstance(counts, dict) else enumerate(counts)
-    )
-    for index, count in items:
-        if count:
-            pairs.append(index)
-            pairs.append(count)
-    return pairs.tobytes()
+    if isinstance(counts, dict):
+        items = sorted((i, c) for i, c in counts.items() if c)
+    else:
+        items = [(i, c) for i, c in enumerate(counts) if c]
+    indices = array("H", [i for i, _ in items])
+    values = [c for _, c in items]
+    wide = bool(values) and max(values) > 0xFFFF
+    packed = array("I" if wide else "H", values)
+    if _BIG_ENDIAN:
+        indices.byteswap()
+        packed.byteswap()
+    return (b"\x02" if wide else b"\x01") + indices.tobytes() + packed.tobytes()
 
 
 def decode(blob: bytes | None) -> dict[int, int]:
     """``{index: count}`` from a sparse blob (empty for ``None``)."""
-    if not blob:
+    if not blob or len(blob) < 2:
         return {}
-    pairs = array("I")
-    pairs.frombytes(blob)
-    return dict(zip(pairs[::2], pairs[1::2], strict=True))
+    width = 4 if blob[0] == 2 else 2
+    n = (len(blob) - 1) // (2 + width)
+    indices = array("H")
+    indices.frombytes(blob[1 : 1 + 2 * n])
+    values = array("I" if width == 4 else "H")
+    values.frombytes(blob[1 + 2 * n :])
+    if _BIG_ENDIAN:
+        indices.byteswap()
+        values.byteswap()
+    return dict(zip(indices, values, strict=True))
 
 
 def merge_blobs(blobs: Iterable[bytes | None]) -> dict[int, int]:
     """Sum the counts of several blobs."""
     merged: dict[int, int] = {}
     for blob in blobs:
-        if not blob:
-            continue
-        pairs = array("I")
-        pairs.frombytes(blob)
-        for index, count in zip(pairs[::2], pairs[1::2], strict=True):
+        for index, count in decode(blob).items():
             merged[index] = merged.get(index, 0) + count
     return merged
 

@@ -18,11 +18,13 @@ only their salted hashes are kept longer, and only hashes reach the database.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import hashlib
 import logging
 from bisect import bisect_left
 from collections.abc import Iterable
+from itertools import compress
 
 from . import histogram
 from .clock import Clock, system_clock
@@ -63,6 +65,7 @@ DEADLINE_MS = 3000.0
 """Discord's interaction deadline: the first response must arrive within 3 s."""
 
 _BOUNDS = list(histogram.BOUNDS)
+_INDICES = range(histogram.NUM_BUCKETS)
 _NB = histogram.NUM_BUCKETS
 
 
@@ -91,8 +94,8 @@ class _Window:
 
     def __init__(self, minute: int) -> None:
         self.minute = minute
-        self.messages: dict[int, int] = {}
-        self.own: dict[int, int] = {}
+        self.messages: collections.defaultdict[int, int] = collections.defaultdict(int)
+        self.own: collections.defaultdict[int, int] = collections.defaultdict(int)
         self.users: set[tuple[int, int]] = set()
         self.counters: dict[Key, float] = {}
         self.hists: dict[Key, list[float]] = {}
@@ -153,10 +156,15 @@ class Batch:
     hour_rows: tuple[RollupRow, ...] = ()
     commands: tuple[CommandRow, ...] = ()
     user_days: tuple[UserRow, ...] = ()
+    day_rows: tuple[RollupRow, ...] = ()
 
     def __len__(self) -> int:
         return (
-            len(self.minute_rows) + len(self.hour_rows) + len(self.commands) + len(self.user_days)
+            len(self.minute_rows)
+            + len(self.hour_rows)
+            + len(self.day_rows)
+            + len(self.commands)
+            + len(self.user_days)
         )
 
 
@@ -178,17 +186,39 @@ class _Agg:
         self.min = min(self.min, lo)
         self.max = max(self.max, hi)
 
-    def add_buckets(self, dense: list[float]) -> None:
+    def add_buckets(self, sparse: dict[int, int]) -> None:
         if self.buckets is None:
-            self.buckets = {}
+            self.buckets = dict(sparse)
+            return
         b = self.buckets
-        for i, c in enumerate(dense):
-            if c:
-                b[i] = b.get(i, 0) + int(c)
+        for i, c in sparse.items():
+            b[i] = b.get(i, 0) + c
 
     def row(self, key: Key, ts: int) -> RollupRow:
         blob = histogram.encode(self.buckets) if self.buckets is not None else None
         return (*key, ts, self.count, self.sum, self.min, self.max, blob)
+
+
+class _Drained:
+    """Rows being collected by one drain."""
+
+    __slots__ = ("commands", "days", "hours", "minute_rows", "user_days")
+
+    def __init__(self) -> None:
+        self.minute_rows: list[RollupRow] = []
+        self.hours: dict[tuple[Key, int], _Agg] = {}
+        self.days: dict[tuple[Key, int], _Agg] = {}
+        self.commands: list[CommandRow] = []
+        self.user_days: list[UserRow] = []
+
+    @staticmethod
+    def merge(target: dict[tuple[Key, int], _Agg], slot: tuple[Key, int], a: _Agg) -> None:
+        h = target.get(slot)
+        if h is None:
+            h = target[slot] = _Agg()
+        h.add_value(a.count, a.sum, a.min, a.max)
+        if a.buckets is not None:
+            h.add_buckets(a.buckets)
 
 
 def _fanout(key: Key) -> Iterable[Key]:
@@ -237,14 +267,18 @@ class Recorder:
     def message(self, guild_id: int, user_id: int) -> None:
         """One message from a user (never its content). ``guild_id`` 0 for direct messages."""
         w = self._cur
-        m = w.messages
-        m[guild_id] = m.get(guild_id, 0) + 1
+        w.messages[guild_id] += 1
         w.users.add((guild_id, user_id))
+
+    def messages_bulk(self, guild_id: int, count: int, user_ids: Iterable[int] = ()) -> None:
+        """``count`` messages at once from ``user_ids`` (for backfills and simulations)."""
+        w = self._cur
+        w.messages[guild_id] += count
+        w.users.update((guild_id, u) for u in user_ids)
 
     def own_message(self, guild_id: int) -> None:
         """One message sent by the bot itself (counted apart from users' messages)."""
-        own = self._cur.own
-        own[guild_id] = own.get(guild_id, 0) + 1
+        self._cur.own[guild_id] += 1
 
     def user_seen(self, guild_id: int, user_id: int) -> None:
         """Mark a user active without a message (a command, a voice join...)."""
@@ -402,14 +436,16 @@ class Recorder:
         windows = [*self._sealed, self._cur]
         self._sealed = []
         self._cur = _Window(self._cur.minute)
-        minute_rows: list[RollupRow] = []
-        hour_aggs: dict[tuple[Key, int], _Agg] = {}
-        commands: list[CommandRow] = []
-        user_days: list[UserRow] = []
+        out = _Drained()
         for window in windows:
-            self._drain_window(window, minute_rows, hour_aggs, commands, user_days)
-        hour_rows = [agg.row(key, ts) for (key, ts), agg in hour_aggs.items()]
-        return Batch(tuple(minute_rows), tuple(hour_rows), tuple(commands), tuple(user_days))
+            self._drain_window(window, out)
+        return Batch(
+            minute_rows=tuple(out.minute_rows),
+            hour_rows=tuple(a.row(k, ts) for (k, ts), a in out.hours.items()),
+            day_rows=tuple(a.row(k, ts) for (k, ts), a in out.days.items()),
+            commands=tuple(out.commands),
+            user_days=tuple(out.user_days),
+        )
 
     def _hash(self, user_id: int) -> int:
         if not self._salt:
@@ -436,16 +472,10 @@ class Recorder:
             self._known_commands.add(command)
         return key
 
-    def _drain_window(
-        self,
-        w: _Window,
-        minute_rows: list[RollupRow],
-        hour_aggs: dict[tuple[Key, int], _Agg],
-        commands: list[CommandRow],
-        user_days: list[UserRow],
-    ) -> None:
+    def _drain_window(self, w: _Window, out: _Drained) -> None:
         ts = w.minute
         hour = ts // 3600 * 3600
+        day = ts // 86400 * 86400
         aggs: dict[Key, _Agg] = {}
 
         def agg_for(key: Key) -> _Agg:
@@ -463,59 +493,52 @@ class Recorder:
             if labelled is not None:
                 for k in _fanout(labelled):
                     agg_for(k).add_value(round(value), value, value, value)
-        for raw_key, (n, total, lo, hi) in w.gauges.items():
+        for raw_key, (samples, total, lo, hi) in w.gauges.items():
             labelled = self._label(raw_key)
             if labelled is not None:
-                agg_for(labelled).add_value(int(n), total, lo, hi)
+                agg_for(labelled).add_value(int(samples), total, lo, hi)
         for raw_key, hist in w.hists.items():
             labelled = self._label(raw_key)
             if labelled is None:
                 continue
-            buckets = hist[3:]
-            count = int(sum(buckets))
+            dense = hist[3:]
+            sparse = {i: int(dense[i]) for i in compress(_INDICES, dense)}
+            count = sum(sparse.values())
             if not count:
                 continue
             for k in _fanout(labelled):
                 a = agg_for(k)
                 a.add_value(count, hist[0], hist[1], hist[2])
-                a.add_buckets(buckets)
+                a.add_buckets(sparse)
 
-        # totals since start, for live views
-        totals = self.totals
+        totals = self.totals  # since start, for live views
         for key, a in aggs.items():
             if key[1] == 0 and key[2] == "":
                 totals[key[0]] = totals.get(key[0], 0.0) + a.sum
 
         for key, a in aggs.items():
-            minute_rows.append(a.row(key, ts))
-            h = hour_aggs.get((key, hour))
-            if h is None:
-                h = hour_aggs[(key, hour)] = _Agg()
-            h.add_value(a.count, a.sum, a.min, a.max)
-            if a.buckets is not None:
-                if h.buckets is None:
-                    h.buckets = {}
-                hb = h.buckets
-                for i, c in a.buckets.items():
-                    hb[i] = hb.get(i, 0) + c
+            # per-guild x per-command series are kept per day only: per minute or hour they
+            # would multiply the rows by the number of guilds (README, "Storage")
+            if not (key[1] and key[2]):
+                out.minute_rows.append(a.row(key, ts))
+                out.merge(out.hours, (key, hour), a)
+            out.merge(out.days, (key, day), a)
 
-        self._drain_users(w, ts, minute_rows, hour_aggs, user_days)
+        self._drain_users(w, ts, out)
 
         for when, guild, name, kind, latency, ok, user_id, err in w.commands:
             label = name if name in self._known_commands else "(other)"
-            commands.append(
+            out.commands.append(
                 (int(when * 1000), guild, label, kind, latency, int(ok), self._hash(user_id), err)
             )
 
-    def _drain_users(
-        self,
-        w: _Window,
-        ts: int,
-        minute_rows: list[RollupRow],
-        hour_aggs: dict[tuple[Key, int], _Agg],
-        user_days: list[UserRow],
-    ) -> None:
-        """Distinct users: count only hashes new to this minute / hour / day."""
+    def _drain_users(self, w: _Window, ts: int, out: _Drained) -> None:
+        """Distinct users: count only hashes new to this minute / hour / day.
+
+        The minute, hour and day rows of metric ``users`` hold exact distinct counts per
+        period (within one process run); ``user_days`` keeps the hashes of all guilds' users
+        per day for exact multi-day counts and D1/D7 retention.
+        """
         hour = ts // 3600 * 3600
         day = ts // 86400 * 86400
         if self._seen_minute[0] != ts:
@@ -524,29 +547,28 @@ class Recorder:
             self._seen_hour = (hour, set())
         if self._seen_day[0] != day:
             self._seen_day = (day, set())
-        seen_m, seen_h, seen_d = self._seen_minute[1], self._seen_hour[1], self._seen_day[1]
-        new_m: dict[int, int] = {}
-        new_h: dict[int, int] = {}
+        hashed = self._hash
+        pairs: set[tuple[int, int]] = set()
         for guild, user_id in w.users:
-            uh = self._hash(user_id)
-            for g in (guild, 0) if guild else (0,):
-                pair = (g, uh)
-                if pair not in seen_m:
-                    seen_m.add(pair)
-                    new_m[g] = new_m.get(g, 0) + 1
-                if pair not in seen_h:
-                    seen_h.add(pair)
-                    new_h[g] = new_h.get(g, 0) + 1
-                if pair not in seen_d:
-                    seen_d.add(pair)
-                    user_days.append((day, g, uh))
-        for g, n in new_m.items():
-            minute_rows.append(("users", g, "", -1, "", ts, n, float(n), 0.0, 0.0, None))
-        for g, n in new_h.items():
-            key: Key = ("users", g, "", -1, "")
-            h = hour_aggs.get((key, hour))
-            if h is None:
-                h = hour_aggs[(key, hour)] = _Agg()
-                h.min = h.max = 0.0
-            h.count += n
-            h.sum += n
+            uh = hashed(user_id)
+            pairs.add((0, uh))
+            if guild:
+                pairs.add((guild, uh))
+        new: list[collections.Counter[int]] = []
+        for seen in (self._seen_minute[1], self._seen_hour[1], self._seen_day[1]):
+            fresh = pairs - seen
+            seen |= fresh
+            new.append(collections.Counter(g for g, _ in fresh))
+            if seen is self._seen_day[1]:
+                out.user_days.extend((day, 0, uh) for g, uh in fresh if g == 0)
+        for counts, period_ts, target in zip(
+            new, (ts, hour, day), (None, out.hours, out.days), strict=True
+        ):
+            for g, n in counts.items():
+                key: Key = ("users", g, "", -1, "")
+                a = _Agg()
+                a.add_value(n, float(n), 0.0, 0.0)
+                if target is None:
+                    out.minute_rows.append(a.row(key, period_ts))
+                else:
+                    out.merge(target, (key, period_ts), a)

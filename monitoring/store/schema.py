@@ -48,8 +48,21 @@ CREATE TABLE IF NOT EXISTS rollup_hour (
     buckets BLOB,
     PRIMARY KEY (metric, guild, command, ts, shard, kind, cluster)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS rollup_minute_ts ON rollup_minute (ts);
-CREATE INDEX IF NOT EXISTS rollup_hour_ts ON rollup_hour (ts);
+CREATE TABLE IF NOT EXISTS rollup_day (
+    metric TEXT NOT NULL,
+    guild INTEGER NOT NULL,
+    command TEXT NOT NULL,
+    ts INTEGER NOT NULL,
+    shard INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    cluster TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    sum REAL NOT NULL,
+    min REAL,
+    max REAL,
+    buckets BLOB,
+    PRIMARY KEY (metric, guild, command, ts, shard, kind, cluster)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS command_log (
     ts_ms INTEGER NOT NULL,
     guild INTEGER NOT NULL,

@@ -102,6 +102,11 @@ def classify_error(exc: sqlite3.Error, path: Path) -> StoreError:
     return StoreUnavailable(f"{path}: {exc}")
 
 
+GUILD_MINUTE_RETENTION_SECONDS = 86400
+"""Per-guild minute rows are kept a day (a guild's 1 h and 24 h views); all-guild rows longer."""
+
+_RAW_METRICS = frozenset({"command_latency_ms", "command_errors"})
+
 _UPSERT = """
 INSERT INTO {table} (metric, guild, command, shard, kind, ts, count, sum, min, max, buckets,
                      cluster)
@@ -135,9 +140,9 @@ class SQLiteStore:
         *,
         clock: Clock = system_clock,
         cluster: str = "",
-        minute_retention_days: int = 7,
+        minute_retention_days: int = 2,
         retention_days: int = 30,
-        raw_retention_hours: int = 48,
+        raw_retention_hours: int = 24,
         busy_timeout_ms: int = 5000,
         readonly: bool = False,
     ) -> None:
@@ -378,6 +383,11 @@ class SQLiteStore:
                     _UPSERT.format(table="rollup_hour"),
                     [(*r, cluster) for r in batch.hour_rows],
                 )
+            if batch.day_rows:
+                await conn.executemany(
+                    _UPSERT.format(table="rollup_day"),
+                    [(*r, cluster) for r in batch.day_rows],
+                )
             if batch.commands:
                 await conn.executemany(
                     "INSERT INTO command_log (ts_ms, guild, command, kind, latency_ms, ok, "
@@ -393,13 +403,16 @@ class SQLiteStore:
     async def apply_retention(self, now: float) -> int:
         """Delete rows past their retention; returns how many rows were deleted."""
         minute_cut = int(now) - self.minute_retention_days * 86400
+        guild_minute_cut = max(minute_cut, int(now) - GUILD_MINUTE_RETENTION_SECONDS)
         hour_cut = int(now) - self.retention_days * 86400
         raw_cut = (int(now) - self.raw_retention_hours * 3600) * 1000
         deleted = 0
         async with self.transaction() as conn:
             for sql, arg in (
                 ("DELETE FROM rollup_minute WHERE ts < ?", minute_cut),
+                ("DELETE FROM rollup_minute WHERE ts < ? AND guild != 0", guild_minute_cut),
                 ("DELETE FROM rollup_hour WHERE ts < ?", hour_cut),
+                ("DELETE FROM rollup_day WHERE ts < ?", _floor(hour_cut, 86400)),
                 ("DELETE FROM command_log WHERE ts_ms < ?", raw_cut),
                 ("DELETE FROM user_days WHERE day < ?", _floor(hour_cut, 86400)),
             ):
@@ -419,12 +432,21 @@ class SQLiteStore:
 
     # -- reading ------------------------------------------------------------------------------
 
-    def _sources(self, start: float, end: float, hourly: bool) -> tuple[str, list[Any]]:
+    def _minute_floor(self, guild: int | None) -> float:
+        """Oldest time still covered by minute rows (per-guild rows are kept shorter)."""
+        keep = self.minute_retention_days * 86400
+        if guild:
+            keep = min(keep, GUILD_MINUTE_RETENTION_SECONDS)
+        return self.clock() - keep
+
+    def _sources(
+        self, start: float, end: float, hourly: bool, guild: int | None = None
+    ) -> tuple[str, list[Any]]:
         """A FROM clause covering [start, end) from hour rows where whole hours allow it.
 
         Edges that do not fill an hour come from minute rows while those are retained.
         """
-        minute_floor = self.clock() - self.minute_retention_days * 86400
+        minute_floor = self._minute_floor(guild)
         s, e = int(start), int(end)
         if not hourly and s >= minute_floor:
             h_lo, h_hi = _ceil(s, 3600), _floor(e, 3600)
@@ -479,7 +501,7 @@ class SQLiteStore:
     ) -> list[SeriesPoint]:
         """Points of ``step`` seconds over [start, end), oldest first; empty steps are absent."""
         step = step or choose_step(end - start)
-        minute_floor = self.clock() - self.minute_retention_days * 86400
+        minute_floor = self._minute_floor(guild)
         hourly = step % 3600 == 0 or start < minute_floor
         if hourly and step % 3600:
             step = _ceil(step, 3600)
@@ -509,7 +531,7 @@ class SQLiteStore:
         kind: str | None = None,
     ) -> Aggregate:
         """The metric over [start, end): count, sum, min, max and p50/p95/p99."""
-        source, sparams = self._sources(start, end, hourly=False)
+        source, sparams = self._sources(start, end, hourly=False, guild=guild)
         where, params = self._where(metric, guild, command, shard, kind)
         sql = f"""
             SELECT c, s, mn, mx, hquant(h, 0.5, mn, mx), hquant(h, 0.95, mn, mx),
@@ -534,8 +556,19 @@ class SQLiteStore:
         n: int = 10,
         order: Literal["count", "sum", "p95"] = "count",
     ) -> list[TopItem]:
-        """The ``n`` commands (or guilds) with the highest count, sum or p95 over the range."""
-        source, sparams = self._sources(start, end, hourly=False)
+        """The ``n`` commands (or guilds) with the highest count, sum or p95 over the range.
+
+        A guild's commands come from daily rows (per-guild x per-command series are kept per
+        day only), so for a guild the range is widened to whole UTC days; ranges of up to six
+        hours are answered exactly from the raw invocations while those are retained.
+        """
+        if by == "command" and guild:
+            if end - start <= 6 * 3600 and metric in _RAW_METRICS and self._raw_covers(start):
+                return await self._top_raw(metric, start, end, guild=guild, n=n, order=order)
+            source = "(SELECT * FROM rollup_day WHERE ts >= ? AND ts < ?)"
+            sparams: list[Any] = [_floor(start, 86400), int(end)]
+        else:
+            source, sparams = self._sources(start, end, hourly=False, guild=guild)
         if by == "command":
             where, params, label = (
                 "metric = ? AND guild = ? AND command != ''",
@@ -561,6 +594,38 @@ class SQLiteStore:
         rows = await self._read(sql, [*sparams, *params, int(n)])
         return [TopItem(str(r[0]), Aggregate(int(r[1]), float(r[2]), *r[3:])) for r in rows]
 
+    def _raw_covers(self, start: float) -> bool:
+        return start >= self.clock() - self.raw_retention_hours * 3600
+
+    async def _top_raw(
+        self,
+        metric: str,
+        start: float,
+        end: float,
+        *,
+        guild: int,
+        n: int,
+        order: Literal["count", "sum", "p95"],
+    ) -> list[TopItem]:
+        """Top commands of one guild from raw invocations (exact percentiles)."""
+        value = "latency_ms" if metric == "command_latency_ms" else "1 - ok"
+        having = "" if metric == "command_latency_ms" else "HAVING SUM(1 - ok) > 0"
+        order_col = {"count": "c", "sum": "s", "p95": "p95"}[order]
+        count = "COUNT(*)" if metric == "command_latency_ms" else "SUM(1 - ok)"
+        sql = f"""
+            SELECT command, {count} AS c, SUM(v) AS s, MIN(v), MAX(v),
+                   MIN(CASE WHEN rn >= 0.50 * cnt THEN v END),
+                   MIN(CASE WHEN rn >= 0.95 * cnt THEN v END) AS p95,
+                   MIN(CASE WHEN rn >= 0.99 * cnt THEN v END)
+            FROM (SELECT command, ok, {value} AS v,
+                         ROW_NUMBER() OVER (PARTITION BY command ORDER BY {value}) AS rn,
+                         COUNT(*) OVER (PARTITION BY command) AS cnt
+                  FROM command_log WHERE ts_ms >= ? AND ts_ms < ? AND guild = ?)
+            GROUP BY command {having} ORDER BY {order_col} DESC, command LIMIT ?
+        """
+        rows = await self._read(sql, [int(start * 1000), int(end * 1000), guild, int(n)])
+        return [TopItem(str(r[0]), Aggregate(int(r[1]), float(r[2]), *r[3:])) for r in rows]
+
     async def change(
         self, metric: str, start: float, end: float, *, guild: int | None = None
     ) -> Change:
@@ -574,11 +639,18 @@ class SQLiteStore:
         """Distinct users over the range.
 
         Up to two hours: the per-hour distinct counts of the hours the range touches, summed
-        (a user active in two of those hours counts twice). Longer: exact over the calendar
-        days (UTC) the range touches.
+        (a user active in two of those hours counts twice). Longer, for all guilds: exact over
+        the calendar days (UTC) the range touches. Longer, for one guild: the per-day distinct
+        counts summed (a user active on two days counts twice).
         """
         g = guild or 0
-        if end - start <= 7200:
+        if end - start > 7200 and g:
+            rows = await self._read(
+                "SELECT COALESCE(SUM(count), 0) FROM rollup_day WHERE metric = 'users' "
+                "AND guild = ? AND command = '' AND ts >= ? AND ts < ?",
+                [g, _floor(start, 86400), int(end)],
+            )
+        elif end - start <= 7200:
             rows = await self._read(
                 "SELECT COALESCE(SUM(count), 0) FROM rollup_hour WHERE metric = 'users' "
                 "AND guild = ? AND command = '' AND ts >= ? AND ts < ?",
