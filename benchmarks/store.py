@@ -75,7 +75,7 @@ async def build_30_days(path: Path) -> tuple[SQLiteStore, FakeClock, float]:
     rec = Recorder(salt=store.salt, clock=clock)
     rng = random.Random(42)
     started = time.perf_counter()
-    for day in range(DAYS):
+    for _day in range(DAYS):
         for minute in range(1440):
             simulate_minute(rec, rng, minute)
             clock.advance(60)

@@ -83,7 +83,7 @@ async def test_full_disk_drops_oldest_and_counts_them(db_path: Path, clock: Fake
     assert store._w is not None
     pages = (await store.fetchall("PRAGMA page_count"))[0][0]
     await store._w.execute(f"PRAGMA max_page_count = {pages}")  # the disk is now "full"
-    for minute in range(40):
+    for _minute in range(40):
         for guild in range(1, 30):
             rec.message(guild, guild)
         clock.advance(60)
@@ -135,7 +135,7 @@ async def test_corrupt_file_is_refused_and_left_untouched(
     assert str(db_path) in str(info.value)
     assert db_path.read_bytes() == content
     # through the flusher: reported, nothing raised, the file still untouched
-    rec, store2, flusher = make(db_path, clock)
+    rec, _store2, flusher = make(db_path, clock)
     rec.message(1, 1)
     assert await flusher.flush() is False
     assert str(db_path) in (flusher.stats.last_error or "")
