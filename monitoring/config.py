@@ -412,6 +412,28 @@ FIELDS: tuple[FieldSpec, ...] = (
         4,
         "Alert posts allowed in any minute; more alerts wait and are grouped into the next post.",
     ),
+    FieldSpec(
+        "metrics_token",
+        "MONITOR_METRICS_TOKEN",
+        _optional_secret,
+        None,
+        "Bearer token Prometheus sends to scrape /metrics; empty: /metrics answers loopback "
+        "clients only.",
+    ),
+    FieldSpec(
+        "metrics_per_guild",
+        "MONITOR_METRICS_PER_GUILD",
+        _bool,
+        False,
+        "Add per-guild series (messages, commands, errors) to /metrics, for the busiest guilds.",
+    ),
+    FieldSpec(
+        "metrics_max_guilds",
+        "MONITOR_METRICS_MAX_GUILDS",
+        _int(1, 1000),
+        50,
+        "How many guilds get per-guild series on /metrics when MONITOR_METRICS_PER_GUILD is on.",
+    ),
 )
 
 _BY_NAME = {spec.name: spec for spec in FIELDS}
@@ -457,6 +479,9 @@ class Config:
     anomaly_k: float = 4.0
     anomaly_minutes: int = 15
     alert_max_posts_per_minute: int = 4
+    metrics_token: str | None = None
+    metrics_per_guild: bool = False
+    metrics_max_guilds: int = 50
     alert_rules: tuple[Mapping[str, Any], ...] = ()
     """Custom alert rules from ``[[alert_rules]]`` in the TOML file (validated by the alerts module)."""
 
