@@ -1,0 +1,139 @@
+"""The dashboard's typed application state and the live data it shares between requests.
+
+:class:`Dashboard` is stored under the :data:`DASHBOARD` app key. It owns the sessions, the
+audit log, the live feed, a short cache of the live cards per scope (the store only changes when
+the flusher writes, so every client and request within a few seconds shares one set of queries)
+and the latest health verdicts (polled in the background so the feed never waits on a check).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+from monitoring.clock import Clock
+from monitoring.config import Config
+from monitoring.core import Monitor
+from monitoring.health import HealthResult
+from monitoring.store.base import StoreError
+
+from .audit import AuditLog
+from .data import iso, realtime_metrics, system_payload
+from .feed import Feed
+from .sessions import Sessions
+from .sources import ShardsFn, collect_health, health_payload
+
+__all__ = ["DASHBOARD", "Dashboard", "GuildNames"]
+
+log = logging.getLogger(__name__)
+
+GuildNames = Callable[[], dict[int, str]]
+
+METRICS_MAX_AGE = 5.0
+"""Seconds a scope's live cards are reused when the flusher has written nothing new."""
+HEALTH_EVERY = 10.0
+"""Seconds between background health checks for the live feed."""
+
+
+@dataclasses.dataclass(slots=True)
+class _Cached:
+    version: int
+    at: float
+    value: dict[str, Any]
+
+
+@dataclasses.dataclass(eq=False)
+class Dashboard:
+    """Everything the handlers need; build it with :func:`web.app.create_app`."""
+
+    monitor: Monitor
+    store: Any
+    config: Config
+    clock: Clock
+    live: bool
+    """True when hosted by the running bot; False when viewing a database file read-only."""
+    sessions: Sessions
+    audit: AuditLog
+    feed: Feed = dataclasses.field(init=False)
+    guild_names: GuildNames | None = None
+    shards: ShardsFn | None = None
+    """Gateway shards for the health checks (from the cog; None when standalone)."""
+    base_url: str = ""
+    """Where browsers reach the dashboard (set by the host once it is bound)."""
+    health_results: list[HealthResult] = dataclasses.field(default_factory=list)
+    health_checked_at: float | None = None
+    _metrics: dict[int | None, _Cached] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.feed = Feed(
+            self.update, interval=self.config.websocket_update_interval, clock=self.clock
+        )
+
+    @property
+    def mode(self) -> str:
+        return "live" if self.live else "readonly"
+
+    def login_url(self, token: str) -> str:
+        return f"{self.base_url.rstrip('/')}/login?token={token}"
+
+    async def issue_login(self, who: str, guild: int | None) -> str:
+        """A one-time login link (five minutes) for ``who``, scoped to ``guild`` (None = all)."""
+        return self.login_url(await self.sessions.issue_login(who, guild))
+
+    def names(self) -> dict[int, str]:
+        return dict(self.guild_names()) if self.guild_names is not None else {}
+
+    async def metrics(self, guild: int | None, now: float) -> dict[str, Any]:
+        """The live cards for one scope, recomputed after each flush or every few seconds."""
+        version = self.monitor.flusher.stats.flushed_rows
+        cached = self._metrics.get(guild)
+        if cached and cached.version == version and 0 <= now - cached.at < METRICS_MAX_AGE:
+            return cached.value
+        value = await realtime_metrics(self.monitor, now=now, guild=guild)
+        self._metrics[guild] = _Cached(version, now, value)
+        if len(self._metrics) > 1000:
+            self._metrics.clear()
+        return value
+
+    def health_summary(self) -> dict[str, Any]:
+        return health_payload(self.health_results, self.health_checked_at, live=self.live)
+
+    async def refresh_health(self) -> list[HealthResult]:
+        now = self.clock()
+        self.health_results = await collect_health(
+            self.monitor, shards=self.shards, now=now, live=self.live
+        )
+        self.health_checked_at = now
+        return self.health_results
+
+    async def update(self, guild: int | None, now: float) -> dict[str, Any]:
+        """One live update (``/api/metrics/realtime`` and every WebSocket push)."""
+        return {
+            "type": "update",
+            "timestamp": iso(now),
+            "mode": self.mode,
+            "guild": None if guild is None else str(guild),
+            "metrics": await self.metrics(guild, now),
+            "system": system_payload(self.monitor, now=now, live=self.live),
+            "health": self.health_summary(),
+        }
+
+    async def poll_health(self) -> None:
+        """Refresh health verdicts every ``HEALTH_EVERY`` seconds (cleanup_ctx task)."""
+        while True:
+            started = time.perf_counter()
+            try:
+                await self.refresh_health()
+            except StoreError as exc:
+                log.warning("health refresh failed: %s", exc)
+            took = time.perf_counter() - started
+            await asyncio.sleep(max(1.0, HEALTH_EVERY - took))
+
+
+DASHBOARD = web.AppKey("dashboard", Dashboard)

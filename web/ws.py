@@ -1,0 +1,49 @@
+"""``GET /ws``: the live feed's WebSocket endpoint (authenticated like the API, Origin checked)."""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import WSMsgType, web
+
+from .auth import AUDITED, PRINCIPAL, Principal
+from .errors import ApiError
+from .feed import Client
+from .login import check_origin
+from .params import check_known, parse_guild
+from .state import DASHBOARD
+
+__all__ = ["routes"]
+
+log = logging.getLogger(__name__)
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/ws")
+async def websocket(request: web.Request) -> web.StreamResponse:
+    principal = request.get(PRINCIPAL)
+    if not isinstance(principal, Principal):
+        raise ApiError(401, "unauthorized", "authentication required")
+    check_origin(request)
+    check_known(request.query, ("guild",))
+    guild = principal.resolve_guild(parse_guild(request.query.get("guild")))
+    transport = request.transport
+    if transport is None:  # the peer went away during the handshake
+        raise ApiError(400, "gone", "connection closed")
+    dash = request.app[DASHBOARD]
+    ws = web.WebSocketResponse(compress=False, heartbeat=30.0, timeout=3.0, max_msg_size=4096)
+    await ws.prepare(request)
+    dash.audit.record(
+        principal.who, principal.scope, "GET", request.path_qs, 101, request.remote or ""
+    )
+    request[AUDITED] = True
+    client = Client(ws, transport, principal, guild)
+    await dash.feed.add(client)
+    try:
+        async for msg in ws:  # the feed is one-way; anything the client sends is ignored
+            if msg.type == WSMsgType.ERROR:
+                log.debug("live client error: %s", ws.exception())
+    finally:
+        dash.feed.discard(client)
+    return ws
