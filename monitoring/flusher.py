@@ -120,11 +120,19 @@ class Flusher:
             self.recorder.set_salt(self.store.salt)
         return True
 
-    async def flush(self, now: float | None = None, *, force: bool = False) -> bool:
+    async def flush(
+        self, now: float | None = None, *, force: bool = False, final: bool = False
+    ) -> bool:
         """Drain and write everything pending; True when the buffer is empty afterwards.
 
         Without ``force``, an attempt during the backoff period after a failure is skipped.
+        Cancelling the caller does not interrupt a flush: a write cancelled after its COMMIT was
+        queued would stay in the buffer and be written twice (so would a final flush running
+        beside it), so the flush finishes in its own task, holding the lock.
         """
+        return await asyncio.shield(self._flush(now, force, final))
+
+    async def _flush(self, now: float | None, force: bool, final: bool = False) -> bool:
         now = self.clock() if now is None else now
         async with self._lock:
             if not force and now < self._next_attempt:
@@ -139,7 +147,7 @@ class Flusher:
             if not opened:
                 self._hold(now)
                 return False
-            batch = self.recorder.drain(now)
+            batch = self.recorder.drain(now, final=final)
             if len(batch):
                 self._pending.append(batch)
                 self._pending_rows += len(batch)
@@ -225,7 +233,7 @@ class Flusher:
 
     async def close(self) -> bool:
         """Final flush on the way out (ignores backoff); True when nothing was left behind."""
-        done = await self.flush(force=True)
+        done = await self.flush(force=True, final=True)
         if not done and self._pending_rows:
             log.error(
                 "monitoring shut down with %d rows that could not be written: %s",

@@ -23,7 +23,7 @@ import dataclasses
 import hashlib
 import logging
 from bisect import bisect_left
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from itertools import compress
 
 from . import histogram
@@ -157,6 +157,8 @@ class Batch:
     commands: tuple[CommandRow, ...] = ()
     user_days: tuple[UserRow, ...] = ()
     day_rows: tuple[RollupRow, ...] = ()
+    day_watermark: float | None = None
+    """Per-guild x per-command daily rows are complete up to this time (None: unchanged)."""
 
     def __len__(self) -> int:
         return (
@@ -261,6 +263,10 @@ class Recorder:
         self.totals: dict[str, float] = {}
         """Per-metric totals since start (all guilds), updated at drain."""
         self.dropped_labels = 0
+        # per-guild x per-command daily rows, by the hour they came from (see drain)
+        self._held_days: dict[int, dict[tuple[Key, int], _Agg]] = {}
+        self.on_drain: list[Callable[[Batch], None]] = []
+        """Called with every drained batch (the Prometheus exposition keeps cumulative totals)."""
 
     # -- hot path -----------------------------------------------------------------------------
 
@@ -430,8 +436,15 @@ class Recorder:
             )
         return dropped
 
-    def drain(self, now: float | None = None) -> Batch:
-        """Close all windows (the current one too) and return their rows."""
+    def drain(self, now: float | None = None, *, final: bool = False) -> Batch:
+        """Close all windows (the current one too) and return their rows.
+
+        Per-guild x per-command daily rows are held back and released once their hour is over
+        (all of them on ``final``, at shutdown), with ``day_watermark`` saying up to when they
+        are complete: merging them into the store on every flush would cost a histogram merge
+        per row per flush. Queries add the raw invocations after the watermark; a crash loses
+        at most the current hour of that daily breakdown, which the raw invocations still hold.
+        """
         self.tick(now)
         windows = [*self._sealed, self._cur]
         self._sealed = []
@@ -439,13 +452,27 @@ class Recorder:
         out = _Drained()
         for window in windows:
             self._drain_window(window, out)
-        return Batch(
+        current_hour = self._cur.minute // 3600 * 3600
+        watermark: float | None = None
+        if final or any(h < current_hour for h in self._held_days):
+            release = [h for h in self._held_days if final or h < current_hour]
+            for h in release:
+                for slot, agg in self._held_days.pop(h).items():
+                    out.merge(out.days, slot, agg)
+            # exclusive end of what the released rows cover: the current hour's start, or on
+            # ``final`` just past now (a raw row stamped "now" is in the released rows)
+            watermark = ((self._clock() if now is None else now) + 0.001) if final else current_hour
+        batch = Batch(
             minute_rows=tuple(out.minute_rows),
             hour_rows=tuple(a.row(k, ts) for (k, ts), a in out.hours.items()),
             day_rows=tuple(a.row(k, ts) for (k, ts), a in out.days.items()),
             commands=tuple(out.commands),
             user_days=tuple(out.user_days),
+            day_watermark=watermark,
         )
+        for listener in self.on_drain:
+            listener(batch)
+        return batch
 
     def _hash(self, user_id: int) -> int:
         if not self._salt:
@@ -522,7 +549,9 @@ class Recorder:
             if not (key[1] and key[2]):
                 out.minute_rows.append(a.row(key, ts))
                 out.merge(out.hours, (key, hour), a)
-            out.merge(out.days, (key, day), a)
+                out.merge(out.days, (key, day), a)
+            else:
+                out.merge(self._held_days.setdefault(hour, {}), (key, day), a)
 
         self._drain_users(w, ts, out)
 

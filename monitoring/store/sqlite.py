@@ -64,12 +64,7 @@ class _HMerge:
         return histogram.encode(histogram.merge_blobs(self.blobs))
 
 
-def _hadd(a: bytes | None, b: bytes | None) -> bytes | None:
-    if not a:
-        return b
-    if not b:
-        return a
-    return histogram.encode(histogram.merge_blobs((a, b)))
+_hadd = histogram.add_blobs
 
 
 def _hquant(blob: bytes | None, q: float, lo: float | None, hi: float | None) -> float | None:
@@ -78,12 +73,28 @@ def _hquant(blob: bytes | None, q: float, lo: float | None, hi: float | None) ->
     return histogram.quantile(histogram.decode(blob), q, lo, hi)
 
 
+class _HBuild:
+    """SQL aggregate ``hbuild(value)``: a histogram blob of raw values."""
+
+    def __init__(self) -> None:
+        self.counts: dict[int, int] = {}
+
+    def step(self, value: float | None) -> None:
+        if value is not None:
+            i = histogram.bucket_index(value)
+            self.counts[i] = self.counts.get(i, 0) + 1
+
+    def finalize(self) -> bytes | None:
+        return histogram.encode(self.counts) if self.counts else None
+
+
 class _Connection(sqlite3.Connection):
     """sqlite3 connection with the histogram functions registered."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.create_aggregate("hmerge", 1, _HMerge)  # type: ignore[arg-type]
+        self.create_aggregate("hbuild", 1, _HBuild)  # type: ignore[arg-type]
         self.create_function("hadd", 2, _hadd, deterministic=True)
         self.create_function("hquant", 4, _hquant, deterministic=True)
 
@@ -110,14 +121,21 @@ _RAW_METRICS = frozenset({"command_latency_ms", "command_errors"})
 _UPSERT = """
 INSERT INTO {table} (metric, guild, command, shard, kind, ts, count, sum, min, max, buckets,
                      cluster)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {cluster})
 ON CONFLICT (metric, guild, command, ts, shard, kind, cluster) DO UPDATE SET
     count = count + excluded.count,
     sum = sum + excluded.sum,
     min = min(min, excluded.min),
     max = max(max, excluded.max),
-    buckets = hadd(buckets, excluded.buckets)
+    buckets = CASE WHEN excluded.buckets IS NULL THEN buckets
+                   WHEN buckets IS NULL THEN excluded.buckets
+                   ELSE hadd(buckets, excluded.buckets) END
 """
+
+
+def _sql_literal(text: str) -> str:
+    """A quoted SQL string literal (for the cluster name, already restricted by the config)."""
+    return "'" + text.replace("'", "''") + "'"
 
 
 def _floor(ts: float, step: int) -> int:
@@ -337,14 +355,17 @@ class SQLiteStore:
 
     @contextlib.asynccontextmanager
     async def _tx(self, conn: aiosqlite.Connection) -> AsyncIterator[aiosqlite.Connection]:
-        await conn.execute("BEGIN IMMEDIATE")
+        # BEGIN and COMMIT inside the try: a cancelled BEGIN (the statement still runs in the
+        # connection's thread) or a failed COMMIT (disk full) must not leave a transaction open,
+        # or every later BEGIN fails with "cannot start a transaction within a transaction".
         try:
+            await conn.execute("BEGIN IMMEDIATE")
             yield conn
+            await conn.execute("COMMIT")
         except BaseException:
             with contextlib.suppress(sqlite3.Error):
                 await conn.execute("ROLLBACK")
             raise
-        await conn.execute("COMMIT")
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
@@ -370,34 +391,36 @@ class SQLiteStore:
         return [tuple(r) for r in rows]
 
     async def write(self, batch: Batch) -> None:
-        """Write one drained batch in a single transaction (all or nothing)."""
-        cluster = self.cluster
+        """Write one drained batch in a single transaction (all or nothing).
+
+        Rows go to ``executemany`` as the recorder made them (no per-row copy on the event
+        loop): the cluster, validated by the config, is a literal in the statement.
+        """
+        cluster = _sql_literal(self.cluster)
         async with self.transaction() as conn:
-            if batch.minute_rows:
-                await conn.executemany(
-                    _UPSERT.format(table="rollup_minute"),
-                    [(*r, cluster) for r in batch.minute_rows],
-                )
-            if batch.hour_rows:
-                await conn.executemany(
-                    _UPSERT.format(table="rollup_hour"),
-                    [(*r, cluster) for r in batch.hour_rows],
-                )
-            if batch.day_rows:
-                await conn.executemany(
-                    _UPSERT.format(table="rollup_day"),
-                    [(*r, cluster) for r in batch.day_rows],
-                )
+            for table, rows in (
+                ("rollup_minute", batch.minute_rows),
+                ("rollup_hour", batch.hour_rows),
+                ("rollup_day", batch.day_rows),
+            ):
+                if rows:
+                    await conn.executemany(_UPSERT.format(table=table, cluster=cluster), rows)
             if batch.commands:
                 await conn.executemany(
                     "INSERT INTO command_log (ts_ms, guild, command, kind, latency_ms, ok, "
-                    "user_hash, error_type, cluster) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [(*r, cluster) for r in batch.commands],
+                    f"user_hash, error_type, cluster) VALUES (?, ?, ?, ?, ?, ?, ?, ?, {cluster})",
+                    batch.commands,
                 )
             if batch.user_days:
                 await conn.executemany(
                     "INSERT OR IGNORE INTO user_days (day, guild, user_hash) VALUES (?, ?, ?)",
                     batch.user_days,
+                )
+            if batch.day_watermark is not None:
+                await conn.execute(
+                    "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE "
+                    "SET value = max(value, excluded.value)",
+                    (f"day_watermark:{self.cluster}", batch.day_watermark),
                 )
 
     async def apply_retention(self, now: float) -> int:
@@ -559,29 +582,45 @@ class SQLiteStore:
         """The ``n`` commands (or guilds) with the highest count, sum or p95 over the range.
 
         A guild's commands come from daily rows (per-guild x per-command series are kept per
-        day only), so for a guild the range is widened to whole UTC days; ranges of up to six
-        hours are answered exactly from the raw invocations while those are retained.
+        day only), so for a guild the range is widened to whole UTC days, plus the raw
+        invocations after the daily rows' watermark (the recorder releases daily rows hourly);
+        ranges of up to six hours are answered exactly from the raw invocations.
         """
         if by == "command" and guild:
-            if end - start <= 6 * 3600 and metric in _RAW_METRICS and self._raw_covers(start):
-                return await self._top_raw(metric, start, end, guild=guild, n=n, order=order)
-            source = "(SELECT * FROM rollup_day WHERE ts >= ? AND ts < ?)"
-            sparams: list[Any] = [_floor(start, 86400), int(end)]
-        else:
-            source, sparams = self._sources(start, end, hourly=False, guild=guild)
-        if by == "command":
+            if metric in _RAW_METRICS:
+                if end - start <= 6 * 3600 and self._raw_covers(start):
+                    return await self._top_raw(metric, start, end, guild=guild, n=n, order=order)
+                source, sparams = await self._guild_commands_source(metric, start, end, guild)
+            else:
+                source = "(SELECT * FROM rollup_day WHERE ts >= ? AND ts < ?)"
+                sparams = [_floor(start, 86400), int(end)]
             where, params, label = (
                 "metric = ? AND guild = ? AND command != ''",
                 [
                     metric,
-                    guild or 0,
+                    guild,
                 ],
                 "command",
             )
-        elif by == "guild":
-            where, params, label = "metric = ? AND guild != 0 AND command = ''", [metric], "guild"
         else:
-            raise ValueError(f"by={by!r}: expected 'command' or 'guild'")
+            source, sparams = self._sources(start, end, hourly=False, guild=guild)
+            if by == "command":
+                where, params, label = (
+                    "metric = ? AND guild = ? AND command != ''",
+                    [
+                        metric,
+                        guild or 0,
+                    ],
+                    "command",
+                )
+            elif by == "guild":
+                where, params, label = (
+                    "metric = ? AND guild != 0 AND command = ''",
+                    [metric],
+                    "guild",
+                )
+            else:
+                raise ValueError(f"by={by!r}: expected 'command' or 'guild'")
         order_col = {"count": "c", "sum": "s", "p95": "p95"}[order]
         sql = f"""
             SELECT label, c, s, mn, mx, hquant(h, 0.5, mn, mx), hquant(h, 0.95, mn, mx) AS p95,
@@ -593,6 +632,39 @@ class SQLiteStore:
         """
         rows = await self._read(sql, [*sparams, *params, int(n)])
         return [TopItem(str(r[0]), Aggregate(int(r[1]), float(r[2]), *r[3:])) for r in rows]
+
+    async def _guild_commands_source(
+        self, metric: str, start: float, end: float, guild: int
+    ) -> tuple[str, list[Any]]:
+        """Daily rows up to the watermark, plus the raw invocations after it, as rollup rows."""
+        rows = await self._read("SELECT MIN(value) FROM meta WHERE key LIKE 'day_watermark:%'", [])
+        watermark = float(rows[0][0]) if rows and rows[0][0] is not None else 0.0
+        raw_from = max(watermark, start)
+        if metric == "command_latency_ms":
+            raw = (
+                "SELECT 'command_latency_ms' AS metric, guild, command, kind, COUNT(*) AS count,"
+                " SUM(latency_ms) AS sum, MIN(latency_ms) AS min, MAX(latency_ms) AS max,"
+                " hbuild(latency_ms) AS buckets"
+            )
+        else:
+            raw = (
+                "SELECT 'command_errors' AS metric, guild, command, kind, SUM(1 - ok) AS count,"
+                " SUM(1 - ok) AS sum, 1.0 AS min, 1.0 AS max, NULL AS buckets"
+            )
+        source = (
+            "(SELECT metric, guild, command, kind, count, sum, min, max, buckets FROM rollup_day"
+            " WHERE ts >= ? AND ts < ? AND guild = ?"
+            f" UNION ALL {raw} FROM command_log WHERE guild = ? AND ts_ms >= ? AND ts_ms < ?"
+            " GROUP BY command, kind HAVING count > 0)"
+        )
+        return source, [
+            _floor(start, 86400),
+            int(end),
+            guild,
+            guild,
+            int(raw_from * 1000),
+            int(end * 1000),
+        ]
 
     def _raw_covers(self, start: float) -> bool:
         return start >= self.clock() - self.raw_retention_hours * 3600

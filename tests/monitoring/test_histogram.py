@@ -63,3 +63,16 @@ def test_bounds_cover_the_range() -> None:
     assert h.bucket_index(-5) == 0
     assert h.bucket_index(1e12) == h.NUM_BUCKETS - 1
     assert h.BOUNDS[-1] > 1e7
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.dictionaries(st.integers(0, h.NUM_BUCKETS - 1), st.integers(1, 70_000), max_size=40),
+    st.dictionaries(st.integers(0, h.NUM_BUCKETS - 1), st.integers(1, 70_000), max_size=40),
+)
+def test_add_blobs_equals_merging(a: dict[int, int], b: dict[int, int]) -> None:
+    blob_a, blob_b = h.encode(a), h.encode(b)
+    expected = h.merge_blobs([blob_a, blob_b])
+    assert h.decode(h.add_blobs(blob_a, blob_b)) == expected
+    assert h.add_blobs(blob_a, blob_b) == h.encode(expected)
+    assert h.decode(h.add_blobs(None, blob_b)) == b and h.decode(h.add_blobs(blob_a, None)) == a

@@ -177,3 +177,35 @@ async def test_readonly_store_reads_but_refuses_writes(store, recorder, clock, d
     else:  # pragma: no cover
         raise AssertionError("a read-only store must refuse writes")
     await viewer.close()
+
+
+async def test_guild_top_commands_over_long_ranges_miss_nothing_and_count_once(
+    store, recorder, clock
+) -> None:  # type: ignore[no-untyped-def]
+    """Daily guild x command rows are released hourly; the watermark fills the gap from raw."""
+    for i in range(10):
+        recorder.command("play", "slash", 7, i, 100.0 + i, i != 0)
+    await store.write(recorder.drain())
+    day = 86400
+    top = await store.top("command_latency_ms", clock() - day, clock() + 60, guild=7)
+    assert [(t.label, t.aggregate.count) for t in top] == [("play", 10)]  # from raw so far
+    errors = await store.top("command_errors", clock() - day, clock() + 60, guild=7)
+    assert [(t.label, t.aggregate.sum) for t in errors] == [("play", 1.0)]
+
+    clock.advance(3600)  # the hour is over: the daily rows are released with a watermark
+    recorder.tick()
+    recorder.command("play", "slash", 7, 1, 500.0, True)
+    batch = recorder.drain()
+    assert batch.day_watermark is not None and any(r[1] == 7 and r[2] == "play" for r in batch.day_rows)
+    await store.write(batch)
+    top = await store.top("command_latency_ms", clock() - day, clock() + 60, guild=7)
+    assert top[0].aggregate.count == 11  # 10 from the daily row, 1 from raw: none twice
+    assert top[0].aggregate.max == 500.0
+    assert top[0].aggregate.p95 is not None and top[0].aggregate.p95 > 100
+    week = await store.top("command_latency_ms", clock() - 7 * day, clock() + 60, guild=7)
+    assert week[0].aggregate.count == 11
+
+    final = recorder.drain(final=True)  # shutdown releases the rest
+    await store.write(final)
+    top = await store.top("command_latency_ms", clock() - day, clock() + 60, guild=7)
+    assert top[0].aggregate.count == 11
