@@ -62,7 +62,7 @@ bench: $(STAMP) system-deps
 run: $(STAMP)
 	$(PYTHON) bot.py
 
-demo: $(STAMP) system-deps
+demo: $(STAMP)
 	$(PYTHON) bot.py --demo
 
 clean:

@@ -36,6 +36,7 @@ import dataclasses
 import functools
 import logging
 import os
+import signal
 import pickle
 import struct
 import sys
@@ -393,6 +394,9 @@ class _Worker:
 
 def _worker_main() -> None:  # pragma: no cover - runs in the child process
     """Serve requests from stdin until it closes."""
+    # Ctrl-C in a terminal reaches the whole process group: the bot shuts the worker down by
+    # closing its stdin, so the worker ignores SIGINT instead of printing a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     with contextlib.suppress(OSError, AttributeError):
         os.nice(5)  # the bot's own process comes first on a busy host
     logging.basicConfig(level=logging.WARNING, format="chart worker: %(levelname)s %(message)s")

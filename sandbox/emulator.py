@@ -320,6 +320,10 @@ class DiscordEmulator(UserActions):
             data = self.world.message_payload(message, self.base_url, gateway=True)
         self._spawn(self.gateway.dispatch(event, data, guild_id=message.guild_id, required=False))
 
+    def set_gateway_latency(self, seconds: float, shard_id: int | None = None) -> None:
+        """Hold heartbeat ACKs ``seconds`` (on one shard, or all): the bot's measured latency."""
+        self.gateway.set_latency(seconds, shard_id)
+
     async def force_reconnect(self, shard_id: int | None = None, *, mode: str = "reconnect") -> int:
         """``reconnect`` sends op 7, ``close`` drops the socket (code 4000), ``invalidate`` sends op 9."""
         return await self.gateway.force_reconnect(shard_id, mode=mode)

@@ -132,6 +132,10 @@ class Gateway:
         self.identify_count = 0
         self.resume_count = 0
         self.heartbeat_count = 0
+        self.ack_delay: dict[int | None, float] = {}
+        """Seconds to hold each heartbeat ACK, per shard id (None: every shard): the gateway
+        latency discord.py measures. Set with :meth:`set_latency`."""
+        self._delayed_acks: set[asyncio.Task[None]] = set()
 
     # -- public helpers ---------------------------------------------------------------
 
@@ -203,7 +207,32 @@ class Gateway:
             affected += 1
         return affected
 
+    def set_latency(self, seconds: float, shard_id: int | None = None) -> None:
+        """Answer heartbeats ``seconds`` late (on ``shard_id`` only, or on every shard).
+
+        ``0`` restores immediate answers. A per-shard value wins over the all-shards one.
+        """
+        if seconds < 0:
+            raise ValueError(f"latency {seconds!r}: expected 0 or more seconds")
+        if shard_id is None:
+            self.ack_delay.clear()
+        self.ack_delay[shard_id] = float(seconds)
+
+    def latency_for(self, shard_id: int | None) -> float:
+        """The heartbeat ACK delay applied to ``shard_id``."""
+        return self.ack_delay.get(shard_id, self.ack_delay.get(None, 0.0))
+
+    async def _ack_later(self, connection: GatewayConnection, delay: float) -> None:
+        await asyncio.sleep(delay)
+        try:
+            await connection.send({"op": 11})
+        except ConnectionError:  # the client went away meanwhile
+            log.debug("heartbeat ACK not sent: connection closed")
+
     async def close_all(self, code: int = 1001) -> None:
+        for task in list(self._delayed_acks):
+            task.cancel()
+        self._delayed_acks.clear()
         for connection in list(self.connections):
             if not connection.ws.closed:
                 await connection.close(code, b"sandbox shutting down")
@@ -255,7 +284,13 @@ class Gateway:
         shard = connection.session.shard_id if connection.session else None
         if op == 1:
             self.heartbeat_count += 1
-            await connection.send({"op": 11})
+            delay = self.latency_for(shard)
+            if delay > 0:  # answer later without holding up the client's other payloads
+                task = asyncio.create_task(self._ack_later(connection, delay))
+                self._delayed_acks.add(task)
+                task.add_done_callback(self._delayed_acks.discard)
+            else:
+                await connection.send({"op": 11})
             return
         self.received.append((shard, payload))
         if op == 2:

@@ -320,12 +320,13 @@ class SQLiteStore:
 
     async def migrate(self) -> None:
         """Apply migrations registered after :meth:`open` (features loaded later)."""
-        conn = self._writer()
-        try:
-            async with self._tx(conn):
-                await self._migrate(conn)
-        except sqlite3.Error as exc:
-            raise classify_error(exc, self.path) from exc
+        async with self._tx_lock:  # serialized with flushes and feature transactions
+            conn = self._writer()
+            try:
+                async with self._tx(conn):
+                    await self._migrate(conn)
+            except sqlite3.Error as exc:
+                raise classify_error(exc, self.path) from exc
 
     async def _close_connections(self) -> None:
         for conn in (self._w, self._r):
