@@ -36,8 +36,8 @@ import dataclasses
 import functools
 import logging
 import os
-import signal
 import pickle
+import signal
 import struct
 import sys
 from collections.abc import Mapping
