@@ -238,7 +238,9 @@
     var e = t.error_rates.series;
     drawChart("chart-errors", [e.ts, e.errors], [{ label: "errors", color: COLORS.c, fill: "rgba(252,129,129,0.15)" }]);
     var us = t.active_users.series;
-    drawChart("chart-users", [us.ts, us.users], [{ label: "users", color: COLORS.e }]);
+    drawChart("chart-users", [us.ts, us.users], [
+      { label: "users per " + (t.active_users.per || "minute") + " (average)", color: COLORS.e },
+    ]);
     var v = t.voice_usage.series;
     drawChart("chart-voice", [v.ts, v.minutes], [{ label: "minutes", color: COLORS.d, fill: "rgba(104,211,145,0.15)" }]);
     var a = h.aggregates;

@@ -275,6 +275,9 @@ def render_timeseries(
             if panel.unit == "%":
                 top = min(top, 105.0) if peak <= 100 else top
             ax.set_ylim(min(0.0, low), top)
+            if all(float(v).is_integer() for line in panel.lines for _, v in line.points):
+                # whole counts (joins, errors): no 0.6 or 1.2 ticks
+                ax.yaxis.set_major_locator(ticker.MaxNLocator(nbins=4, min_n_ticks=2, integer=True))
             if drawn > 1 or any(line.label for line in panel.lines if line.points):
                 legend = ax.legend(
                     loc="lower right",

@@ -168,7 +168,10 @@ async def historical_payload(
     voice_total = await store.aggregate(VOICE_METRIC, start, end, guild=guild)
     distinct = await store.distinct_users(start, end, guild=guild)
 
-    users_col = _align(grid, users, lambda p: p.sum, 0)
+    # The store keeps exact distinct users per minute (per hour on hourly steps); over a wider
+    # step their sum would count a user once per minute, so the chart shows the average.
+    per_step = step / (3600 if step % 3600 == 0 else 60)
+    users_col = _align(grid, users, lambda p: _r(p.sum / per_step, 1), 0)
     commands = latency_total.count
     error_count = int(errors_total.sum)
     error_rate = round(error_count / commands, 4) if commands else None
@@ -203,6 +206,7 @@ async def historical_payload(
         "active_users": {
             "peak": peak_users,
             "distinct": distinct,
+            "per": "hour" if step % 3600 == 0 else "minute",
             "series": {"ts": grid, "users": users_col},
         },
         "voice_usage": {

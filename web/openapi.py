@@ -123,7 +123,9 @@ _HISTORICAL = _obj(
                         "series": _series("errors", "commands"),
                     }
                 ),
-                "active_users": _obj({"peak": _INT, "distinct": _INT, "series": _series("users")}),
+                "active_users": _obj(
+                    {"peak": _INT, "distinct": _INT, "per": _STR, "series": _series("users")}
+                ),
                 "voice_usage": _obj({"total_minutes": _NUM, "series": _series("minutes")}),
             }
         ),

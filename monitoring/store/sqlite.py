@@ -113,8 +113,8 @@ def classify_error(exc: sqlite3.Error, path: Path) -> StoreError:
     return StoreUnavailable(f"{path}: {exc}")
 
 
-GUILD_MINUTE_RETENTION_SECONDS = 86400
-"""Per-guild minute rows are kept a day (a guild's 1 h and 24 h views); all-guild rows longer."""
+GUILD_MINUTE_RETENTION_SECONDS = 25 * 3600
+"""Per-guild minute rows cover a guild's 1 h and 24 h views (all-guild rows are kept longer)."""
 
 _RAW_METRICS = frozenset({"command_latency_ms", "command_errors"})
 
