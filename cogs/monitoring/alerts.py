@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 from collections.abc import Awaitable, Callable, Mapping
 
 import discord
@@ -106,6 +107,7 @@ class AlertsCog(commands.Cog, name="Alerts"):
     async def cog_load(self) -> None:
         self.service.wake = self._wake.set
         self.service.signals.register("shard_disconnected", self._shard_disconnected)
+        self.service.signals.register("gateway_latency_ms", self._gateway_latency)
         self.monitor.errors.on_new.append(self.service.on_error_new)
         self.monitor.errors.on_repeat.append(self.service.on_error_repeat)
         self.monitor.add_check("alert delivery", self._health, critical=False)
@@ -204,6 +206,20 @@ class AlertsCog(commands.Cog, name="Alerts"):
         return bytes(await renderer.render("render_timeseries", panels, **kwargs))
 
     # -- signals and health -------------------------------------------------------------------
+
+    def _gateway_latency(self, now: float) -> Mapping[str, float | None]:
+        """Each shard's latest heartbeat latency in ms (None before the first heartbeat)."""
+        bot = self.bot
+        if not bot.is_ready():
+            return {}
+        if isinstance(bot, discord.AutoShardedClient):
+            pairs = list(bot.latencies)
+        else:
+            pairs = [(bot.shard_id or 0, bot.latency)]
+        return {
+            f"shard={sid}": (latency * 1000 if math.isfinite(latency) else None)
+            for sid, latency in pairs
+        }
 
     def _shard_disconnected(self, now: float) -> Mapping[str, float | None]:
         """Seconds each shard has been disconnected (0 while connected)."""

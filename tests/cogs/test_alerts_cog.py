@@ -298,3 +298,16 @@ async def test_loops_start_and_stop_in_pairs(
         assert ours() == []
         assert alerts.service.on_error_new not in monitor.errors.on_new
         assert "alert delivery" not in [c.name for c in monitor.checks]
+
+
+async def test_gateway_latency_is_a_live_per_shard_signal(
+    alerts: AlertsCog, monitor: Monitor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The built-in gateway_latency rule reads each shard's heartbeat latency from the bot."""
+    bot = alerts.bot
+    monkeypatch.setattr(type(bot), "latency", property(lambda self: 0.75))
+    monkeypatch.setattr(bot, "is_ready", lambda: True)
+    assert alerts._gateway_latency(0.0) == {"shard=0": 750.0}
+    monkeypatch.setattr(type(bot), "latency", property(lambda self: float("nan")))
+    assert alerts._gateway_latency(0.0) == {"shard=0": None}  # before the first heartbeat
+    assert "gateway_latency_ms" in alerts.service.signals.providers
