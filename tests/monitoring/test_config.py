@@ -100,7 +100,9 @@ def test_public_bind_with_api_key_is_allowed() -> None:
 def test_toml_errors(tmp_path: Path) -> None:
     bad_key = tmp_path / "a.toml"
     bad_key.write_text("retention = 3\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"unknown setting 'retention'; allowed: .*retention_days"):
+    with pytest.raises(
+        ConfigError, match=r"unknown setting 'retention'; allowed: .*retention_days"
+    ):
         load_config({}, path=bad_key)
     bad_value = tmp_path / "b.toml"
     bad_value.write_text("retention_days = true\n", encoding="utf-8")

@@ -196,7 +196,9 @@ async def test_guild_top_commands_over_long_ranges_miss_nothing_and_count_once(
     recorder.tick()
     recorder.command("play", "slash", 7, 1, 500.0, True)
     batch = recorder.drain()
-    assert batch.day_watermark is not None and any(r[1] == 7 and r[2] == "play" for r in batch.day_rows)
+    assert batch.day_watermark is not None and any(
+        r[1] == 7 and r[2] == "play" for r in batch.day_rows
+    )
     await store.write(batch)
     top = await store.top("command_latency_ms", clock() - day, clock() + 60, guild=7)
     assert top[0].aggregate.count == 11  # 10 from the daily row, 1 from raw: none twice
