@@ -251,8 +251,13 @@ class SQLiteStore:
 
     async def _check_identity(self, conn: aiosqlite.Connection, *, allow_new: bool) -> bool:
         """True when the file is new (empty); raise StoreCorrupt for a foreign or damaged file."""
-        app_id = (await self._one(conn, "PRAGMA application_id"))[0]
-        tables = (await self._one(conn, "SELECT count(*) FROM sqlite_master"))[0]
+        # one statement, one snapshot: read apart, another process creating the file between
+        # the two reads looks like a foreign database (application_id 0 with tables)
+        app_id, tables = await self._one(
+            conn,
+            "SELECT (SELECT application_id FROM pragma_application_id()), "
+            "(SELECT count(*) FROM sqlite_master)",
+        )
         if app_id == 0 and tables == 0:
             if not allow_new:
                 raise StoreCorrupt(f"{self.path}: empty file, not a monitoring database")

@@ -313,7 +313,7 @@ async def test_real_prometheus_scrapes_queries_and_alerts(tmp_path: Path) -> Non
                 result = await query(session, url, "discord_messages_total")
                 return float(result[0]["value"][1]) if result else None
 
-            assert await wait_for(messages, timeout=20, what="the first scrape") == 500
+            assert await wait_for(messages, within=20, what="the first scrape") == 500
             up = await query(session, url, 'up{job="bot"}')
             assert up[0]["value"][1] == "1"
             series = await query(session, url, "discord_messages_total")
@@ -331,7 +331,7 @@ async def test_real_prometheus_scrapes_queries_and_alerts(tmp_path: Path) -> Non
 
             mon.recorder.messages_bulk(G1, 100)  # the custom rule "busy" must now fire
             assert await mon.flusher.flush()
-            assert await wait_for(lambda: _at_least(session, url, 600), timeout=20, what="600")
+            assert await wait_for(lambda: _at_least(session, url, 600), within=20, what="600")
 
             async def firing() -> bool:
                 async with session.get(f"{url}/api/v1/alerts") as resp:
@@ -341,7 +341,7 @@ async def test_real_prometheus_scrapes_queries_and_alerts(tmp_path: Path) -> Non
                     for a in alerts
                 )
 
-            await wait_for(firing, timeout=20, what="the exported rule to fire")
+            await wait_for(firing, within=20, what="the exported rule to fire")
 
             async def rules_healthy() -> list[dict[str, Any]] | None:
                 async with session.get(f"{url}/api/v1/rules") as resp:
@@ -350,7 +350,7 @@ async def test_real_prometheus_scrapes_queries_and_alerts(tmp_path: Path) -> Non
                 evaluated = all(r.get("lastEvaluation", "").startswith("20") for r in loaded)
                 return loaded if loaded and evaluated else None
 
-            loaded = await wait_for(rules_healthy, timeout=20, what="every rule evaluated")
+            loaded = await wait_for(rules_healthy, within=20, what="every rule evaluated")
             assert len(loaded) == rules.count("- alert:")
             assert all(r["health"] == "ok" for r in loaded), [
                 (r["name"], r.get("lastError")) for r in loaded if r["health"] != "ok"
@@ -385,7 +385,7 @@ async def test_prometheus_scrapes_a_bot_in_the_sandbox(tmp_path: Path) -> None:
             async def scraped() -> list[dict[str, Any]]:
                 return await query(session, url, 'discord_commands_total{command="ping"}')
 
-            [ping] = await wait_for(scraped, timeout=20, what="the bot's commands")
+            [ping] = await wait_for(scraped, within=20, what="the bot's commands")
             assert ping["value"][1] == "3" and ping["metric"]["cluster"] == "sbx"
             guilds = await query(session, url, "discord_guilds")
             assert guilds[0]["value"][1] == "4"
