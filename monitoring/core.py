@@ -19,6 +19,7 @@ from .clock import Clock, system_clock
 from .collectors import LoopLagSampler, SystemSampler
 from .config import Config, load_config
 from .errors import ErrorTracker
+from .exposition import cumulative_for
 from .flusher import Flusher
 from .health import CheckFn, HealthCheck, HealthResult, run_checks
 from .recorder import Recorder
@@ -110,6 +111,8 @@ class Monitor:
         self.loop_lag = LoopLagSampler(self.recorder, interval=loop_lag_interval)
         self.system = SystemSampler(self.recorder, interval=system_interval)
         self.errors = ErrorTracker(clock=clock)
+        # /metrics totals count from the start, not from when the dashboard is first built
+        cumulative_for(self.recorder, per_guild=self.config.metrics_per_guild)
         self.started_at = clock()
         self._checks: dict[str, HealthCheck] = {}
         self._tasks: list[asyncio.Task[None]] = []

@@ -191,7 +191,16 @@ class Listeners:
     # -- guilds and members -------------------------------------------------------------------
 
     def _guild_count(self) -> None:
-        self.monitor.recorder.gauge("guilds", float(len(self.bot.guilds)))
+        """Guilds and members, recounted when the guild list changes (O(guilds))."""
+        guilds = self.bot.guilds
+        self.monitor.recorder.gauge("guilds", float(len(guilds)))
+        self._members = sum(g.member_count or 0 for g in guilds)
+        self.monitor.recorder.gauge("members", float(self._members))
+
+    def _member_delta(self, delta: int) -> None:
+        """Member joins and leaves move the total without a recount (O(1))."""
+        self._members = max(0, getattr(self, "_members", 0) + delta)
+        self.monitor.recorder.gauge("members", float(self._members))
 
     @commands.Cog.listener()
     async def on_guild_join(self, guild: discord.Guild) -> None:
@@ -206,10 +215,12 @@ class Listeners:
     @commands.Cog.listener()
     async def on_member_join(self, member: discord.Member) -> None:
         self.monitor.recorder.inc("member_joins", guild=member.guild.id)
+        self._member_delta(1)
 
     @commands.Cog.listener()
     async def on_member_remove(self, member: discord.Member) -> None:
         self.monitor.recorder.inc("member_leaves", guild=member.guild.id)
+        self._member_delta(-1)
 
     # -- voice --------------------------------------------------------------------------------
 

@@ -253,6 +253,9 @@ async def test_guild_and_member_events(
     assert await total(monitor, "member_joins", guild=gid) == 2
     assert await total(monitor, "member_leaves", guild=gid) == 1
     assert await total(monitor, "guilds", field="max") == len(bot.guilds)
+    members = sum(g.member_count or 0 for g in bot.guilds)
+    # recounted on guild_remove, then +2 joins and -1 leave without a recount
+    assert monitor.recorder.last_gauges[("members", 0, "", -1, "")] == members + 1
 
 
 async def test_hooks_wrap_the_host_bots_handlers_and_are_restored(
