@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 APT_PACKAGES := chromium prometheus
 PYTEST_WORKERS ?= 2
 
-.PHONY: help install system-deps test test-fast lint format bench run demo clean
+.PHONY: help install system-deps test test-fast lint format bench run demo export vendor clean
 
 help:
 	@echo "make install  create .venv and install the project with its test and dev extras"
@@ -18,6 +18,8 @@ help:
 	@echo "make bench    run every benchmark, write benchmarks/RESULTS.md"
 	@echo "make demo     run the whole system offline (no Discord token needed)"
 	@echo "make run      run the real bot (needs DISCORD_TOKEN)"
+	@echo "make export   regenerate deploy/ (Prometheus rules, Grafana dashboard)"
+	@echo "make vendor   refresh the vendored chart library from npm (assets/vendor/)"
 
 $(STAMP): pyproject.toml
 	test -x $(PYTHON) || $(PY) -m venv $(VENV)
@@ -64,6 +66,13 @@ run: $(STAMP)
 
 demo: $(STAMP)
 	$(PYTHON) bot.py --demo
+
+export: $(STAMP)
+	$(PYTHON) -m monitoring.export prometheus-rules --defaults --out deploy/prometheus/rules.yml
+	$(PYTHON) -m monitoring.export grafana-dashboard --out deploy/grafana/dashboard.json
+
+vendor:
+	web/frontend/vendor.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -113,7 +113,7 @@ def classify_error(exc: sqlite3.Error, path: Path) -> StoreError:
     return StoreUnavailable(f"{path}: {exc}")
 
 
-GUILD_MINUTE_RETENTION_SECONDS = 25 * 3600
+GUILD_MINUTE_RETENTION_SECONDS = 86400
 """Per-guild minute rows cover a guild's 1 h and 24 h views (all-guild rows are kept longer)."""
 
 _RAW_METRICS = frozenset({"command_latency_ms", "command_errors"})
@@ -466,7 +466,9 @@ class SQLiteStore:
         keep = self.minute_retention_days * 86400
         if guild:
             keep = min(keep, GUILD_MINUTE_RETENTION_SECONDS)
-        return self.clock() - keep
+        # retention never deletes rows newer than now - keep; the slack lets a range that
+        # starts exactly "24 h ago" (computed a moment before this call) read minute rows
+        return self.clock() - keep - 300
 
     def _sources(
         self, start: float, end: float, hourly: bool, guild: int | None = None

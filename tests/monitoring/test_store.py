@@ -211,3 +211,17 @@ async def test_guild_top_commands_over_long_ranges_miss_nothing_and_count_once(
     await store.write(final)
     top = await store.top("command_latency_ms", clock() - day, clock() + 60, guild=7)
     assert top[0].aggregate.count == 11
+
+
+async def test_guild_24h_series_reads_minute_rows(store, recorder, clock) -> None:  # type: ignore[no-untyped-def]
+    """A guild's "last 24 h" keeps 5-minute points: per-guild minute rows cover exactly 24 h."""
+    for _ in range(24 * 6):
+        recorder.message(5, 1)
+        clock.advance(600)
+        recorder.tick()
+    await store.write(recorder.drain())
+    await store.apply_retention(clock())
+    now = clock()
+    points = await store.series("messages", now - 86400, now, guild=5)
+    assert any(p.ts % 3600 for p in points)  # 5-minute steps, not hourly rows
+    assert sum(p.count for p in points) == 24 * 6
