@@ -13,57 +13,29 @@ __all__ = ["APPLICATION_ID", "MIGRATIONS", "register_migrations"]
 APPLICATION_ID = 0x4D4F4E31
 """``PRAGMA application_id`` of a monitoring database ("MON1"): a file with another id is refused."""
 
+_ROLLUP = """CREATE TABLE IF NOT EXISTS {name} (
+    metric TEXT NOT NULL,
+    guild INTEGER NOT NULL,
+    command TEXT NOT NULL,
+    ts INTEGER NOT NULL,
+    shard INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    cluster TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    sum REAL NOT NULL,
+    min REAL,
+    max REAL,
+    buckets BLOB,
+    PRIMARY KEY (metric, guild, command, ts, shard, kind, cluster)
+) WITHOUT ROWID;
+"""
+
 _CORE_V1 = """
 CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
     value BLOB NOT NULL
 );
-CREATE TABLE IF NOT EXISTS rollup_minute (
-    metric TEXT NOT NULL,
-    guild INTEGER NOT NULL,
-    command TEXT NOT NULL,
-    ts INTEGER NOT NULL,
-    shard INTEGER NOT NULL,
-    kind TEXT NOT NULL,
-    cluster TEXT NOT NULL,
-    count INTEGER NOT NULL,
-    sum REAL NOT NULL,
-    min REAL,
-    max REAL,
-    buckets BLOB,
-    PRIMARY KEY (metric, guild, command, ts, shard, kind, cluster)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS rollup_hour (
-    metric TEXT NOT NULL,
-    guild INTEGER NOT NULL,
-    command TEXT NOT NULL,
-    ts INTEGER NOT NULL,
-    shard INTEGER NOT NULL,
-    kind TEXT NOT NULL,
-    cluster TEXT NOT NULL,
-    count INTEGER NOT NULL,
-    sum REAL NOT NULL,
-    min REAL,
-    max REAL,
-    buckets BLOB,
-    PRIMARY KEY (metric, guild, command, ts, shard, kind, cluster)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS rollup_day (
-    metric TEXT NOT NULL,
-    guild INTEGER NOT NULL,
-    command TEXT NOT NULL,
-    ts INTEGER NOT NULL,
-    shard INTEGER NOT NULL,
-    kind TEXT NOT NULL,
-    cluster TEXT NOT NULL,
-    count INTEGER NOT NULL,
-    sum REAL NOT NULL,
-    min REAL,
-    max REAL,
-    buckets BLOB,
-    PRIMARY KEY (metric, guild, command, ts, shard, kind, cluster)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS command_log (
+{ROLLUPS}CREATE TABLE IF NOT EXISTS command_log (
     ts_ms INTEGER NOT NULL,
     guild INTEGER NOT NULL,
     command TEXT NOT NULL,
@@ -82,6 +54,11 @@ CREATE TABLE IF NOT EXISTS user_days (
     PRIMARY KEY (day, guild, user_hash)
 ) WITHOUT ROWID;
 """
+
+_CORE_V1 = _CORE_V1.replace(
+    "{ROLLUPS}",
+    "".join(_ROLLUP.format(name=t) for t in ("rollup_minute", "rollup_hour", "rollup_day")),
+)
 
 MIGRATIONS: dict[str, list[str]] = {"core": [_CORE_V1]}
 """component -> ordered SQL scripts; script ``i`` brings the component to version ``i + 1``."""
