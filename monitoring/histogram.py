@@ -52,11 +52,15 @@ def encode(counts: Sequence[int] | dict[int, int]) -> bytes:
         items = sorted((i, c) for i, c in counts.items() if c)
     else:
         items = [(i, c) for i, c in enumerate(counts) if c]
-    indices = array("H", [i for i, _ in items])
-    values = [c for _, c in items]
-    wide = bool(values) and max(values) > 0xFFFF
-    packed = array("I" if wide else "H", values)
+    return _pack(array("H", [i for i, _ in items]), [c for _, c in items])
+
+
+def _pack(indices: array[int], counts: Sequence[int]) -> bytes:
+    """The blob of sorted bucket ``indices`` and their ``counts`` (see the module docstring)."""
+    wide = bool(counts) and max(counts) > 0xFFFF
+    packed = array("I" if wide else "H", counts)
     if _BIG_ENDIAN:
+        indices = array("H", indices)  # a copy: the caller's array stays as it was
         indices.byteswap()
         packed.byteswap()
     return (b"\x02" if wide else b"\x01") + indices.tobytes() + packed.tobytes()
@@ -66,16 +70,7 @@ def decode(blob: bytes | None) -> dict[int, int]:
     """``{index: count}`` from a sparse blob (empty for ``None``)."""
     if not blob or len(blob) < 2:
         return {}
-    width = 4 if blob[0] == 2 else 2
-    n = (len(blob) - 1) // (2 + width)
-    indices = array("H")
-    indices.frombytes(blob[1 : 1 + 2 * n])
-    values = array("I" if width == 4 else "H")
-    values.frombytes(blob[1 + 2 * n :])
-    if _BIG_ENDIAN:
-        indices.byteswap()
-        values.byteswap()
-    return dict(zip(indices, values, strict=True))
+    return dict(zip(*_arrays(blob), strict=True))
 
 
 def _arrays(blob: bytes) -> tuple[array[int], array[int]]:
@@ -112,13 +107,7 @@ def add_blobs(a: bytes | None, b: bytes | None) -> bytes | None:
     else:
         keys = sorted(merged)
         indices, counts = array("H", keys), [merged[k] for k in keys]
-    wide = max(counts) > 0xFFFF
-    packed = array("I" if wide else "H", counts)
-    if _BIG_ENDIAN:
-        indices = array("H", indices)
-        indices.byteswap()
-        packed.byteswap()
-    return (b"\x02" if wide else b"\x01") + indices.tobytes() + packed.tobytes()
+    return _pack(indices, counts)
 
 
 def merge_blobs(blobs: Iterable[bytes | None]) -> dict[int, int]:
