@@ -147,10 +147,7 @@ class Flusher:
             if not opened:
                 self._hold(now)
                 return False
-            batch = self.recorder.drain(now, final=final)
-            if len(batch):
-                self._pending.append(batch)
-                self._pending_rows += len(batch)
+            self._enqueue(self.recorder.drain(now, final=final))
             self._drop_excess()
             started = time.perf_counter()
             if not await self._write_pending(now):
@@ -159,10 +156,8 @@ class Flusher:
                 # recorded only now that the store takes writes, so the count itself is not lost
                 self.recorder.inc("monitor_dropped_rows", self._dropped_unreported)
                 self._dropped_unreported = 0
-                self._pending.append(self.recorder.drain(now))
-                self._pending_rows += len(self._pending[-1])
-                continue_writing = await self._write_pending(now)
-                if not continue_writing:
+                self._enqueue(self.recorder.drain(now))
+                if not await self._write_pending(now):
                     return False
             if self._failures:
                 log.info("monitoring database writable again after %d failures", self._failures)
@@ -178,6 +173,12 @@ class Flusher:
             except StoreError as exc:
                 log.warning("retention skipped: %s", exc)
         return True
+
+    def _enqueue(self, batch: Batch) -> None:
+        """Buffer a drained batch (empty ones are skipped)."""
+        if len(batch):
+            self._pending.append(batch)
+            self._pending_rows += len(batch)
 
     async def _write_pending(self, now: float) -> bool:
         """Write the buffered batches oldest first; stop at the first failure."""
@@ -200,10 +201,7 @@ class Flusher:
     def _hold(self, now: float) -> None:
         """While nothing can be written, keep the recorder's memory bounded too."""
         if self.recorder.has_salt:
-            batch = self.recorder.drain(now)
-            if len(batch):
-                self._pending.append(batch)
-                self._pending_rows += len(batch)
+            self._enqueue(self.recorder.drain(now))
             self._drop_excess()
         else:
             dropped = self.recorder.trim(max_windows=max(2, int(self.max_rows // 1000)))
