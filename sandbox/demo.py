@@ -336,7 +336,7 @@ def _violations(emu: DiscordEmulator, limit: int = 5000) -> str:
         return f"not checked ({len(emu.requests):,} requests)"
     try:
         return str(len(emu.validation_errors()))
-    except OSError as exc:  # the spec file lives outside the repository
+    except OSError as exc:  # DISCORD_API_SPEC names a file that is not there
         return f"not checked (no Discord API spec at {exc.filename or 'DISCORD_API_SPEC'})"
 
 

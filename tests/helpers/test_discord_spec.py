@@ -27,20 +27,15 @@ def good_embed() -> dict[str, Any]:
     return dict(embed.to_dict())
 
 
-def test_spec_path_points_at_shared_spec() -> None:
-    assert discord_spec.spec_path().name == "openapi.json"
+def test_the_vendored_spec_is_used() -> None:
     assert discord_spec.load_spec()["openapi"].startswith("3.1")
 
 
 def test_missing_spec_fails_clearly(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("DISCORD_API_SPEC", str(tmp_path / "nope.json"))
-    discord_spec.load_spec.cache_clear()
-    try:
-        with pytest.raises(FileNotFoundError, match="DISCORD_API_SPEC"):
-            discord_spec.load_spec()
-    finally:
-        monkeypatch.delenv("DISCORD_API_SPEC")
-        discord_spec.load_spec.cache_clear()
+    with pytest.raises(FileNotFoundError, match="DISCORD_API_SPEC"):
+        discord_spec.load_spec()
+    monkeypatch.delenv("DISCORD_API_SPEC")
     assert discord_spec.load_spec()
 
 
@@ -51,20 +46,20 @@ def test_good_embed_passes() -> None:
 
 def test_title_257_chars_fails() -> None:
     embed = good_embed() | {"title": "x" * 257}
-    with pytest.raises(
-        AssertionError, match=r"\$\.title: string of length 257 exceeds maxLength 256"
-    ):
+    with pytest.raises(AssertionError, match="title: length 257 exceeds maxLength 256"):
         validate_embed(embed)
 
 
 def test_26_fields_fail() -> None:
     embed = good_embed() | {"fields": [{"name": f"f{i}", "value": "v"} for i in range(26)]}
-    with pytest.raises(AssertionError, match=r"\$\.fields: 26 items exceed maxItems 25"):
+    with pytest.raises(AssertionError, match="fields: 26 items exceed maxItems 25"):
         validate_embed(embed)
 
 
 def test_color_too_large_fails() -> None:
-    with pytest.raises(AssertionError, match=r"\$\.color: 16777216 violates maximum"):
+    with pytest.raises(
+        AssertionError, match="color: 16777216 is greater than the maximum of 16777215"
+    ):
         validate_embed(good_embed() | {"color": 0x1000000})
 
 
@@ -74,19 +69,21 @@ def test_every_violation_is_listed() -> None:
         validate_embed(embed)
     text = str(info.value)
     assert "3 problem(s)" in text
-    assert "$.title" in text and "$.color" in text and "$.fields[0].name" in text
+    assert "- title:" in text and "- color:" in text and "- fields/0/name:" in text
 
 
 def test_6001_chars_across_two_embeds_fails() -> None:
     first = {"title": "a" * 256, "description": "b" * 4000}
     second = {"description": "c" * 1000, "fields": [{"name": "n" * 245, "value": "v" * 500}]}
-    assert discord_spec.embed_total_length(first) + discord_spec.embed_total_length(second) == 6001
+    assert discord_spec.embed_total_length([first, second]) == 6001
     validate_embed(first)
     validate_embed(second)
     for check in (validate_channel_message, validate_webhook_message):
-        with pytest.raises(AssertionError, match="embeds total 6001 characters"):
+        with pytest.raises(
+            AssertionError, match="embeds: 6001 characters in total exceed the 6000 limit"
+        ):
             check({"embeds": [first, second]})
-    with pytest.raises(AssertionError, match=r"\$\.data\.embeds: embeds total 6001"):
+    with pytest.raises(AssertionError, match="data/embeds: 6001 characters in total"):
         validate_interaction_response({"type": 4, "data": {"embeds": [first, second]}})
 
 
@@ -103,9 +100,9 @@ def test_attachment_id_int_zero_is_normalised() -> None:
 
 
 def test_content_and_embed_count_limits() -> None:
-    with pytest.raises(AssertionError, match=r"\$\.content: string of length 2001 exceeds 2000"):
+    with pytest.raises(AssertionError, match="- content: length 2001 exceeds maxLength 2000"):
         validate_channel_message({"content": "x" * 2001})
-    with pytest.raises(AssertionError, match=r"\$\.embeds: 11 items exceed maxItems 10"):
+    with pytest.raises(AssertionError, match="embeds: 11 items exceed maxItems 10"):
         validate_webhook_message({"embeds": [{"title": "t"}] * 11})
 
 
@@ -115,7 +112,9 @@ def test_interaction_callbacks_type_4_and_5() -> None:
     )
     validate_interaction_response({"type": 5})
     validate_interaction_response({"type": 5, "data": {"flags": 64}})
-    with pytest.raises(AssertionError, match="not a callback type"):
+    with pytest.raises(
+        AssertionError, match=r"<body>: type 3 is not one of \[1, 4, 5, 6, 7, 8, 9, 12, 13\]"
+    ):
         validate_interaction_response({"type": 3})
-    with pytest.raises(AssertionError, match=r"\$\.data\.embeds\[0\]\.title"):
+    with pytest.raises(AssertionError, match="data/embeds/0/title: length 300"):
         validate_interaction_response({"type": 4, "data": {"embeds": [{"title": "x" * 300}]}})

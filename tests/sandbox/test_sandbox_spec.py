@@ -133,5 +133,5 @@ async def test_invalid_interaction_reply_is_reported_by_the_emulator(make_bot):
     assert len(errors) == 1
     assert errors[0].startswith(f"POST /interactions/{record.id}/")
     assert errors[0].endswith(
-        "create_interaction_response: embeds: 6001 characters in total exceed the 6000 limit across all embeds"
+        "create_interaction_response: data/embeds: 6001 characters in total exceed the 6000 limit across all embeds"
     )

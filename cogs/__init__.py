@@ -1,1 +1,0 @@
-"""Discord adapters: cogs that feed the monitoring core and format its answers."""
