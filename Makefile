@@ -21,7 +21,7 @@ help:
 	@echo "make export   regenerate deploy/ (Prometheus rules, Grafana dashboard)"
 	@echo "make vendor   refresh the vendored chart library from npm (assets/vendor/)"
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py
 	test -x $(PYTHON) || $(PY) -m venv $(VENV)
 	$(PYTHON) -m pip install --quiet --upgrade pip
 	$(PYTHON) -m pip install --quiet -e '.[test,dev]'

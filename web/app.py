@@ -40,12 +40,13 @@ from .errors import ApiError, json_error
 from .sessions import Sessions
 from .sources import ShardsFn
 from .state import DASHBOARD, Dashboard, GuildNames
+from .static import assets_dir
 
-__all__ = ["ASSETS_DIR", "CSP", "create_app"]
+__all__ = ["CSP", "create_app"]
 
 log = logging.getLogger(__name__)
 
-ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
+ASSETS = web.AppKey("assets", Path)
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
@@ -156,7 +157,8 @@ async def _security_headers(request: web.BaseRequest, response: web.StreamRespon
 
 
 async def _index(request: web.Request) -> web.FileResponse:
-    return web.FileResponse(ASSETS_DIR / "index.html", headers={"Cache-Control": "no-cache"})
+    index = request.app[ASSETS] / "index.html"
+    return web.FileResponse(index, headers={"Cache-Control": "no-cache"})
 
 
 async def _background(app: web.Application) -> AsyncIterator[None]:
@@ -266,9 +268,10 @@ def create_app(
         client_max_size=64 * 1024,
     )
     app[DASHBOARD] = dash
+    app[ASSETS] = assets_dir()
     app.on_response_prepare.append(_security_headers)
     app.router.add_get("/", _index)
-    app.router.add_static("/assets/", ASSETS_DIR, append_version=False)
+    app.router.add_static("/assets/", app[ASSETS], append_version=False)
     app.add_routes(api.routes)
     app.add_routes(login.routes)
     app.add_routes(ws.routes)

@@ -22,6 +22,7 @@ from discord.ext import commands
 from monitoring import Monitor
 from web import DASHBOARD, UnsafeBindError, create_app, start_site
 from web.sessions import LOGIN_TTL_SECONDS
+from web.static import AssetsMissingError
 
 __all__ = ["DashboardCog"]
 
@@ -47,7 +48,12 @@ class DashboardCog(commands.Cog, name="Dashboard"):
             self.problem = "it is turned off (ANALYTICS_DASHBOARD_ENABLED=false)"
             log.info("web dashboard disabled by ANALYTICS_DASHBOARD_ENABLED")
             return
-        app = create_app(self.monitor, guild_names=self._guild_names, shards=self._shards)
+        try:
+            app = create_app(self.monitor, guild_names=self._guild_names, shards=self._shards)
+        except AssetsMissingError as exc:
+            self.problem = "its page files are missing from the installation"
+            log.error("web dashboard not started: %s", exc)
+            return
         try:
             self.runner = await start_site(
                 app,

@@ -1,0 +1,1 @@
+"""The host bot's own helpers package (a name that many bots use)."""
