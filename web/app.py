@@ -26,7 +26,7 @@ from monitoring.core import Monitor
 from monitoring.store.base import StoreError
 
 from . import api, login, ws
-from .audit import AuditLog
+from .audit import AuditLog, safe_path
 from .auth import (
     AUDIT_WHO,
     AUDITED,
@@ -105,8 +105,9 @@ async def audit_middleware(request: web.Request, handler: Handler) -> web.Stream
             principal = request.get(PRINCIPAL)
             who = principal.who if principal else request.get(AUDIT_WHO, "anonymous")
             scope = principal.scope if principal else "-"
+            path = safe_path(request.path, request.query_string)
             request.app[DASHBOARD].audit.record(
-                who, scope, request.method, request.path_qs, status, request.remote or ""
+                who, scope, request.method, path, status, request.remote or ""
             )
 
 
@@ -129,7 +130,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if not request.path.startswith("/api/"):
             raise
         # the API's error hook: logged with its traceback, answered with a real status
-        log.exception("%s %s failed", request.method, request.path_qs)
+        log.exception("%s %s failed", request.method, safe_path(request.path, request.query_string))
         return json_error(500, "internal_error", "the server failed to answer; see its log")
 
 

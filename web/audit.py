@@ -13,16 +13,33 @@ import collections
 import dataclasses
 import logging
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 from monitoring.clock import Clock, system_clock
 from monitoring.store.base import StoreError
 
 from . import schema as _schema  # noqa: F401 - registers the tables
 
-__all__ = ["AuditEntry", "AuditLog"]
+__all__ = ["SECRET_PARAMETERS", "AuditEntry", "AuditLog", "safe_path"]
 
 log = logging.getLogger(__name__)
 audit_log = logging.getLogger("web.audit.access")
+
+#: Query parameters whose values never reach the audit table or the log (a still-valid one-time
+#: sign-in token there would let its reader sign in first).
+SECRET_PARAMETERS = frozenset(
+    {"token", "key", "api_key", "apikey", "access_token", "secret", "password", "code", "session"}
+)
+REDACTED = "[redacted]"
+
+
+def safe_path(path: str, query_string: str) -> str:
+    """The path with its query, secret parameters' values replaced by ``[redacted]``."""
+    if not query_string:
+        return path
+    pairs = parse_qsl(query_string, keep_blank_values=True)
+    cleaned = [(k, REDACTED if k.lower() in SECRET_PARAMETERS else v) for k, v in pairs]
+    return f"{path}?{urlencode(cleaned, safe='[]')}"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

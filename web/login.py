@@ -46,9 +46,9 @@ _PAGE = """<!DOCTYPE html>
 
 def _page(title: str, body: str, status: int = 200) -> web.Response:
     text = _PAGE.format(title=html.escape(title), body=body)
-    return web.Response(
-        text=text, status=status, content_type="text/html", headers={"Cache-Control": "no-store"}
-    )
+    # no-referrer: the sign-in page's URL holds the token; no request from it may carry it on
+    headers = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+    return web.Response(text=text, status=status, content_type="text/html", headers=headers)
 
 
 def check_origin(request: web.Request) -> None:

@@ -6,6 +6,7 @@ import logging
 
 from aiohttp import WSMsgType, web
 
+from .audit import safe_path
 from .auth import AUDITED, PRINCIPAL, Principal
 from .errors import ApiError
 from .feed import Client
@@ -35,7 +36,12 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     ws = web.WebSocketResponse(compress=False, heartbeat=30.0, timeout=3.0, max_msg_size=4096)
     await ws.prepare(request)
     dash.audit.record(
-        principal.who, principal.scope, "GET", request.path_qs, 101, request.remote or ""
+        principal.who,
+        principal.scope,
+        "GET",
+        safe_path(request.path, request.query_string),
+        101,
+        request.remote or "",
     )
     request[AUDITED] = True
     client = Client(ws, transport, principal, guild)

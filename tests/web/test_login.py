@@ -170,3 +170,25 @@ async def test_https_base_url_makes_the_cookie_secure(
     assert (await app[DASHBOARD].issue_login("o", None)).startswith(
         "https://bot.example.org/login?token="
     )
+
+
+async def test_sign_in_tokens_never_reach_the_audit_log_or_a_referrer(
+    client: Client, monitor: Monitor, caplog: pytest.LogCaptureFixture
+) -> None:
+    dash = client.app[DASHBOARD]
+    token = await dash.sessions.issue_login("owner (1)", None)
+    caplog.set_level("INFO", logger="web.audit.access")
+    page = await client.get(f"/login?token={token}&next=%2F")
+    assert page.status == 200
+    assert page.headers["Referrer-Policy"] == "no-referrer"
+    await client.get("/api/session?key=not-a-real-key")
+    await dash.audit.flush()
+    rows = await monitor.store.fetchall("SELECT path FROM web_audit ORDER BY id")
+    paths = [r[0] for r in rows]
+    assert "/login?token=[redacted]&next=%2F" in paths
+    assert "/api/session?key=[redacted]" in paths
+    assert not any(token in p or "not-a-real-key" in p for p in paths)
+    assert token not in caplog.text
+    # the token still works: recording the visit did not use it up, and did not leak it
+    resp = await client.post("/login", data={"token": token}, allow_redirects=False)
+    assert resp.status == 303
