@@ -23,6 +23,7 @@ from .exposition import cumulative_for
 from .flusher import Flusher
 from .health import CheckFn, HealthCheck, HealthResult, run_checks
 from .recorder import Recorder
+from .redaction import secrets_from_environment
 from .store.base import Store, StoreError
 
 __all__ = ["Monitor", "Timer"]
@@ -110,7 +111,11 @@ class Monitor:
         )
         self.loop_lag = LoopLagSampler(self.recorder, interval=loop_lag_interval)
         self.system = SystemSampler(self.recorder, interval=system_interval)
-        self.errors = ErrorTracker(clock=clock)
+        self.errors = ErrorTracker(
+            clock=clock,
+            secrets=(self.config.api_key or "", self.config.metrics_token or "",
+                     *secrets_from_environment()),
+        )  # fmt: skip
         # /metrics totals count from the start, not from when the dashboard is first built
         cumulative_for(self.recorder, per_guild=self.config.metrics_per_guild)
         self.started_at = clock()

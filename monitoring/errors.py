@@ -2,7 +2,8 @@
 
 The tracker keeps groups in memory and persists them (``error_groups`` table) through the store's
 write transaction. Tracebacks are shortened and scrubbed of secrets (Discord tokens, bearer
-tokens, ``key=value`` secrets) before they are kept or shown.
+tokens, named secrets, known values; see :mod:`monitoring.redaction`) before they are kept or
+shown.
 """
 
 from __future__ import annotations
@@ -10,13 +11,13 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
-import re
 import traceback
 from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Any
 
 from .clock import Clock, system_clock
+from .redaction import redact
 from .store.schema import register_migrations
 
 __all__ = ["ErrorGroup", "ErrorTracker", "fingerprint", "redact", "short_traceback"]
@@ -43,22 +44,6 @@ register_migrations(
         """
     ],
 )
-
-_TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{23,28}\.[A-Za-z0-9_-]{6,7}\.[A-Za-z0-9_-]{27,}")
-_BEARER_RE = re.compile(r"(?i)\b(bearer|bot)\s+[A-Za-z0-9._~+/=-]{16,}")
-_KV_RE = re.compile(
-    r"(?i)\b(token|secret|password|passwd|api[_-]?key|authorization)(\s*[=:]\s*)(['\"]?)[^\s'\",]+"
-)
-
-
-def redact(text: str, extra_secrets: Iterable[str] = ()) -> str:
-    """Replace Discord tokens, bearer tokens, ``key=value`` secrets and given strings."""
-    for secret in extra_secrets:
-        if secret and len(secret) >= 8:
-            text = text.replace(secret, "[redacted]")
-    text = _TOKEN_RE.sub("[redacted-token]", text)
-    text = _BEARER_RE.sub(lambda m: f"{m.group(1)} [redacted]", text)
-    return _KV_RE.sub(lambda m: f"{m.group(1)}{m.group(2)}{m.group(3)}[redacted]", text)
 
 
 def _frames(tb: TracebackType | None) -> list[traceback.FrameSummary]:
@@ -115,11 +100,16 @@ class ErrorTracker:
 
     def __init__(self, *, clock: Clock = system_clock, secrets: Iterable[str] = ()) -> None:
         self.clock = clock
-        self.secrets = tuple(s for s in secrets if s)
+        self.secrets: tuple[str, ...] = ()
+        self.add_secrets(*secrets)
         self.groups: dict[str, ErrorGroup] = {}
         self._dirty: set[str] = set()
         self.on_new: list[Callable[[ErrorGroup], Any]] = []
         self.on_repeat: list[Callable[[ErrorGroup], Any]] = []
+
+    def add_secrets(self, *values: str | None) -> None:
+        """Values to scrub by value from every message and traceback (the bot token, keys)."""
+        self.secrets = tuple(dict.fromkeys([*self.secrets, *(v for v in values if v)]))
 
     def record(
         self, exc: BaseException, *, where: str = "", guild: int = 0, command: str = ""

@@ -86,6 +86,8 @@ class MonitoringCog(Listeners, commands.Cog, name="Monitoring"):
     # -- lifecycle ----------------------------------------------------------------------------
 
     async def cog_load(self) -> None:
+        token = getattr(self.bot.http, "token", None)
+        self.monitor.errors.add_secrets(token if isinstance(token, str) else None)
         await self.monitor.start()
         await self.renderer.start()
         self.hooks.install()

@@ -65,7 +65,7 @@ class AlertService:
         self.signals = SignalSource(monitor, self.rules, AnomalyDetector(monitor.store, config.tz))
         self.destination: Destination = destination or LogDestination()
         self.style = style or CardStyle(tz=config.tz)
-        self.secrets = tuple(s for s in secrets if s)
+        monitor.errors.add_secrets(*secrets)  # scrubbed from stored and posted tracebacks
         self.interval = interval
         self.outbox = Outbox(
             self.destination,
@@ -211,7 +211,7 @@ class AlertService:
         now = self.clock()
         if kind == "error":
             groups = [g for fp in refs if (g := self.monitor.errors.groups.get(fp)) is not None]
-            return OutgoingMessage(error_cards(groups, self.style, self.secrets))
+            return OutgoingMessage(error_cards(groups, self.style, self.monitor.errors.secrets))
         incidents = sorted((self.incidents[i] for i in refs if i in self.incidents), key=_order)
         cards = alert_cards(
             incidents, self.style, now, repeat=kind == "repeat", silences=self.state.silences
