@@ -13,6 +13,7 @@ from aiohttp import web
 from .auth import PRINCIPAL, Principal
 from .data import commands_payload, guilds_payload, historical_payload, iso
 from .errors import ApiError, BadParameter
+from .login import check_origin
 from .openapi import openapi_spec
 from .params import check_known, parse_guild, parse_hours, parse_step
 from .sources import alerts_payload, health_payload, insights_payload
@@ -171,6 +172,23 @@ async def audit(request: web.Request) -> web.Response:
             ],
         },
     )
+
+
+@routes.post("/api/sessions/revoke")
+async def revoke_sessions(request: web.Request) -> web.Response:
+    """End every dashboard session of one Discord user, in every process (owner and API key)."""
+    q = request.query
+    check_known(q, ("user",))
+    dash, who = _ctx(request)
+    if who.guild is not None:
+        raise ApiError(403, "forbidden", "revoking sessions is for the bot owner and API keys")
+    check_origin(request)
+    raw = q.get("user")
+    if raw is None or not raw.isascii() or not raw.isdigit() or not 0 < int(raw) < 2**64:
+        raise BadParameter("user", "a Discord user id (a whole number)")
+    ended = await dash.sessions.revoke_user(int(raw))
+    log.info("%s revoked %d dashboard session(s) of user %s", who.who, ended, raw)
+    return json_response(request, {"user": raw, "revoked": ended})
 
 
 @routes.get("/api/openapi.json")

@@ -39,7 +39,7 @@ from .auth import (
 from .errors import ApiError, json_error
 from .sessions import Sessions
 from .sources import ShardsFn
-from .state import DASHBOARD, Dashboard, GuildNames
+from .state import DASHBOARD, Authorize, Dashboard, GuildNames
 from .static import assets_dir
 
 __all__ = ["CSP", "create_app"]
@@ -76,7 +76,7 @@ def _audited(path: str) -> bool:
     return not (path.startswith("/assets/") or path in ("/healthz", "/favicon.ico"))
 
 
-def authenticate(request: web.Request) -> Principal | None:
+async def authenticate(request: web.Request) -> Principal | None:
     """The caller, from an API key header or a session cookie (None: anonymous or wrong key)."""
     dash = request.app[DASHBOARD]
     key = api_key_from(request)
@@ -86,7 +86,7 @@ def authenticate(request: web.Request) -> Principal | None:
         return None
     session_id = request.cookies.get(SESSION_COOKIE)
     if session_id:
-        return dash.sessions.lookup(session_id)
+        return await dash.session_principal(session_id)
     return None
 
 
@@ -136,7 +136,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
 
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    principal = authenticate(request)
+    principal = await authenticate(request)
     if principal is not None:
         request[PRINCIPAL] = principal
     elif _needs_auth(request.path):
@@ -239,13 +239,15 @@ def create_app(
     shards: ShardsFn | None = None,
     clock: Clock | None = None,
     base_url: str = "",
+    authorize: Authorize | None = None,
 ) -> web.Application:
     """The dashboard application over ``monitor`` (its store and config unless given).
 
     ``live`` is False when viewing a database file read-only (``python -m web --db``): no
     process readings, and sessions and audit entries are not written to the file.
     ``guild_names`` returns the bot's guild names (the cog passes one; standalone shows ids);
-    ``shards`` returns the gateway shards for the health checks. A live app also serves
+    ``shards`` returns the gateway shards for the health checks; ``authorize`` re-checks a
+    manager's rights with Discord (at sign-in and every 15 minutes of use). A live app also serves
     Prometheus' ``/metrics`` (:mod:`web.prometheus`, guarded by its own token).
     """
     store = monitor.store if store is None else store
@@ -263,6 +265,7 @@ def create_app(
         guild_names=guild_names,
         shards=shards,
         base_url=base_url,
+        authorize=authorize,
     )
     app = web.Application(
         middlewares=[audit_middleware, error_middleware, auth_middleware],

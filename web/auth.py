@@ -38,6 +38,10 @@ class Principal:
     method: str
     """``api_key`` or ``session``."""
     guild: int | None = None
+    session: str | None = None
+    """The session's hash (browser sessions only): the feed re-checks it on every push."""
+    user_id: int | None = None
+    """The Discord user behind a session, whose rights are re-checked while it is used."""
 
     @property
     def scope(self) -> str:

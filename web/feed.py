@@ -15,7 +15,7 @@ import json
 import logging
 import time
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
@@ -34,6 +34,8 @@ CLOSE_TIMEOUT = 2.0
 
 Builder = Callable[[int | None, float], Awaitable[dict[str, Any]]]
 """(guild scope or None for all, now) -> the update for that scope."""
+SessionCheck = Callable[[Iterable[str]], Awaitable[dict[str, int]]]
+"""(session hashes) -> those that must close now, with the close code."""
 
 
 @dataclasses.dataclass(eq=False, slots=True, weakref_slot=True)
@@ -70,8 +72,10 @@ class Feed:
         clock: Clock = system_clock,
         max_buffer: int = 256 * 1024,
         slow_seconds: float = 10.0,
+        end_sessions: SessionCheck | None = None,
     ) -> None:
         self.build = build
+        self.end_sessions = end_sessions
         self.interval = interval
         self.clock = clock
         self.max_buffer = max_buffer
@@ -121,6 +125,7 @@ class Feed:
         """Send one update to every client; returns how many sockets were written to."""
         now = self.clock() if now is None else now
         started = time.perf_counter()
+        await self._close_ended_sessions()
         scopes: dict[int | None, list[Client]] = {}
         for client in list(self.clients):
             scopes.setdefault(client.guild, []).append(client)
@@ -141,6 +146,29 @@ class Feed:
         for guild in [g for g in self._last if g not in scopes]:
             del self._last[guild]
         return sent
+
+    async def _close_ended_sessions(self) -> None:
+        """Close the sockets whose session was logged out, revoked or expired, or whose user
+        lost their rights (checked before every push, so within one update interval)."""
+        by_session: dict[str, list[Client]] = {}
+        for client in list(self.clients):
+            if client.principal.session is not None:
+                by_session.setdefault(client.principal.session, []).append(client)
+        if not by_session or self.end_sessions is None:
+            return
+        try:
+            ended = await self.end_sessions(by_session)
+        except StoreError as exc:
+            log.warning("live sessions not re-checked this time: %s", exc)
+            return
+        closing = []
+        for session_hash, code in ended.items():
+            for client in by_session.get(session_hash, ()):
+                self.clients.discard(client)
+                reason = b"session ended" if code == 4401 else b"access revoked"
+                closing.append(_close(client, code, reason))
+                log.info("closing a live dashboard socket of %s (%d)", client.principal.who, code)
+        await asyncio.gather(*closing)
 
     async def _send(self, client: Client, data: bytes) -> int:
         ws = client.ws
@@ -190,13 +218,16 @@ class Feed:
         clients = list(self.clients)
         self.clients = weakref.WeakSet()
 
-        async def close(client: Client) -> None:
-            try:
-                async with asyncio.timeout(CLOSE_TIMEOUT):
-                    await client.ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
-            except (ConnectionError, RuntimeError, TimeoutError):
-                client.transport.abort()  # a stalled reader must not hold up the shutdown
-
         if clients:
-            await asyncio.gather(*(close(c) for c in clients))
+            going = WSCloseCode.GOING_AWAY
+            await asyncio.gather(*(_close(c, going, b"server shutdown") for c in clients))
             log.info("closed %d live dashboard connections", len(clients))
+
+
+async def _close(client: Client, code: int, reason: bytes) -> None:
+    """Close one socket; a stalled reader is cut after ``CLOSE_TIMEOUT`` instead of waited on."""
+    try:
+        async with asyncio.timeout(CLOSE_TIMEOUT):
+            await client.ws.close(code=code, message=reason)
+    except (ConnectionError, RuntimeError, TimeoutError):
+        client.transport.abort()

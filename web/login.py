@@ -104,6 +104,13 @@ async def login(request: web.Request) -> web.StreamResponse:
         )
         return _page("Link expired", body, status=401)
     session_id, principal = redeemed
+    if not await dash.rights_hold(principal, float("-inf"), dash.clock()):  # asks Discord now
+        request[AUDIT_WHO] = "login-refused"
+        body = (
+            "<p>You no longer have <strong>Manage Server</strong> on the server this link was "
+            "for, so it cannot be opened.</p>"
+        )
+        return _page("Access ended", body, status=403)
     request[PRINCIPAL] = principal
     response = web.Response(status=303, headers={"Location": "/"})
     secure = request.secure or dash.base_url.startswith("https://")

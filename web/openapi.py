@@ -303,6 +303,39 @@ def openapi_spec() -> dict[str, Any]:
             "/api/audit": _op(
                 "Latest accesses (owner and API key only)", _AUDIT, [_limit(100, 1000)]
             ),
+            "/api/sessions/revoke": {
+                "post": {
+                    "summary": "End every dashboard session of one Discord user, in every "
+                    "process; their live sockets close within one update (owner and API key)",
+                    "parameters": [
+                        {
+                            "name": "user",
+                            "in": "query",
+                            "required": True,
+                            "schema": {"type": "string", "pattern": "^[0-9]{1,20}$"},
+                        }
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "How many sessions ended",
+                            "content": {
+                                "application/json": {
+                                    "schema": {
+                                        "type": "object",
+                                        "required": ["user", "revoked"],
+                                        "properties": {
+                                            "user": {"type": "string"},
+                                            "revoked": {"type": "integer", "minimum": 0},
+                                        },
+                                    }
+                                }
+                            },
+                        },
+                        "400": {"description": "A bad parameter (named in the body)"},
+                        "403": {"description": "Not the owner or an API key"},
+                    },
+                }
+            },
             "/api/openapi.json": {
                 "get": {
                     "summary": "This document (no authentication)",

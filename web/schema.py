@@ -40,7 +40,15 @@ WEB_MIGRATIONS: list[str] = [
         remote TEXT NOT NULL
     );
     CREATE INDEX IF NOT EXISTS web_audit_ts ON web_audit (ts)
+    """,
+    # the Discord user behind each session (revoke all of a user's sessions; re-check their
+    # rights), and when those rights were last checked
     """
+    ALTER TABLE web_login_tokens ADD COLUMN user_id INTEGER;
+    ALTER TABLE web_sessions ADD COLUMN user_id INTEGER;
+    ALTER TABLE web_sessions ADD COLUMN checked REAL NOT NULL DEFAULT 0;
+    CREATE INDEX IF NOT EXISTS web_sessions_user ON web_sessions (user_id)
+    """,
 ]
 
 register_migrations("web", WEB_MIGRATIONS)

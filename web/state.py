@@ -12,7 +12,7 @@ import asyncio
 import dataclasses
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from aiohttp import web
@@ -24,16 +24,34 @@ from monitoring.health import HealthResult
 from monitoring.store.base import StoreError
 
 from .audit import AuditLog
+from .auth import Principal
 from .data import iso, realtime_metrics, system_payload
 from .feed import Feed
 from .sessions import Sessions
 from .sources import ShardsFn, collect_health, health_payload
 
-__all__ = ["DASHBOARD", "Dashboard", "GuildNames"]
+__all__ = [
+    "CLOSE_RIGHTS_LOST",
+    "CLOSE_SESSION_ENDED",
+    "DASHBOARD",
+    "RIGHTS_RECHECK_SECONDS",
+    "Authorize",
+    "Dashboard",
+    "GuildNames",
+]
 
 log = logging.getLogger(__name__)
 
 GuildNames = Callable[[], dict[int, str]]
+Authorize = Callable[[int, int], Awaitable[bool | None]]
+"""(user id, guild id) -> may that user still manage that guild? None: cannot tell right now."""
+
+RIGHTS_RECHECK_SECONDS = 900.0
+"""A manager's rights are re-checked against Discord at least this often while they are used."""
+CLOSE_SESSION_ENDED = 4401
+"""WebSocket close code: the session was logged out, revoked or expired."""
+CLOSE_RIGHTS_LOST = 4403
+"""WebSocket close code: the user no longer manages the guild the session is for."""
 
 METRICS_MAX_AGE = 5.0
 """Seconds a scope's live cards are reused when the flusher has written nothing new."""
@@ -66,13 +84,18 @@ class Dashboard:
     """Gateway shards for the health checks (from the cog; None when standalone)."""
     base_url: str = ""
     """Where browsers reach the dashboard (set by the host once it is bound)."""
+    authorize: Authorize | None = None
+    """The bot's check of a manager's rights (from the cog; None when standalone)."""
     health_results: list[HealthResult] = dataclasses.field(default_factory=list)
     health_checked_at: float | None = None
     _metrics: dict[int | None, _Cached] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.feed = Feed(
-            self.update, interval=self.config.websocket_update_interval, clock=self.clock
+            self.update,
+            interval=self.config.websocket_update_interval,
+            clock=self.clock,
+            end_sessions=self.ended_sessions,
         )
 
     @property
@@ -82,9 +105,45 @@ class Dashboard:
     def login_url(self, token: str) -> str:
         return f"{self.base_url.rstrip('/')}/login?token={token}"
 
-    async def issue_login(self, who: str, guild: int | None) -> str:
+    async def issue_login(self, who: str, guild: int | None, user_id: int | None = None) -> str:
         """A one-time login link (five minutes) for ``who``, scoped to ``guild`` (None = all)."""
-        return self.login_url(await self.sessions.issue_login(who, guild))
+        return self.login_url(await self.sessions.issue_login(who, guild, user_id))
+
+    async def rights_hold(self, principal: Principal, checked: float, now: float) -> bool:
+        """Does a manager still manage their guild? Asks the bot when the last check is older
+        than :data:`RIGHTS_RECHECK_SECONDS`; a "no" ends the session everywhere."""
+        if self.authorize is None or principal.guild is None or principal.user_id is None:
+            return True  # the owner's and API keys' access is not tied to a guild role
+        if now - checked < RIGHTS_RECHECK_SECONDS or principal.session is None:
+            return True
+        verdict = await self.authorize(principal.user_id, principal.guild)
+        if verdict is False:
+            await self.sessions.revoke_hash(principal.session)
+            log.info("dashboard session of %s ended: no longer manages guild %d",
+                     principal.who, principal.guild)  # fmt: skip
+            return False
+        if verdict is True:
+            await self.sessions.mark_checked(principal.session, now)
+        return True  # None: Discord could not tell now; ask again on the next use
+
+    async def session_principal(self, session_id: str) -> Principal | None:
+        """The caller behind a session cookie, if the session lives and its rights hold."""
+        principal = await self.sessions.lookup(session_id)
+        if principal is None or principal.session is None:
+            return principal
+        (_, checked) = (await self.sessions.live([principal.session]))[principal.session]
+        return principal if await self.rights_hold(principal, checked, self.clock()) else None
+
+    async def ended_sessions(self, session_hashes: Iterable[str]) -> dict[str, int]:
+        """Sessions among these that must close now, with the WebSocket close code."""
+        wanted = set(session_hashes)
+        live = await self.sessions.live(wanted)
+        now = self.clock()
+        ended = {h: CLOSE_SESSION_ENDED for h in wanted - set(live)}
+        for session_hash, (principal, checked) in live.items():
+            if not await self.rights_hold(principal, checked, now):
+                ended[session_hash] = CLOSE_RIGHTS_LOST
+        return ended
 
     def names(self) -> dict[int, str]:
         return dict(self.guild_names()) if self.guild_names is not None else {}

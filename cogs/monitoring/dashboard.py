@@ -49,7 +49,12 @@ class DashboardCog(commands.Cog, name="Dashboard"):
             log.info("web dashboard disabled by ANALYTICS_DASHBOARD_ENABLED")
             return
         try:
-            app = create_app(self.monitor, guild_names=self._guild_names, shards=self._shards)
+            app = create_app(
+                self.monitor,
+                guild_names=self._guild_names,
+                shards=self._shards,
+                authorize=self._still_manages,
+            )
         except AssetsMissingError as exc:
             self.problem = "its page files are missing from the installation"
             log.error("web dashboard not started: %s", exc)
@@ -80,6 +85,23 @@ class DashboardCog(commands.Cog, name="Dashboard"):
             log.info("web dashboard stopped")
 
     # -- what the web app asks of Discord -------------------------------------------------------
+
+    async def _still_manages(self, user_id: int, guild_id: int) -> bool | None:
+        """Does this user still have Manage Server there (None: Discord could not say now)?"""
+        guild = self.bot.get_guild(guild_id)
+        if guild is None:
+            return False  # the bot left the guild
+        member = guild.get_member(user_id)
+        if member is None:
+            try:
+                member = await guild.fetch_member(user_id)
+            except discord.NotFound:
+                return False  # no longer a member
+            except discord.HTTPException as exc:
+                log.warning("could not re-check dashboard rights of %d: %s", user_id, exc)
+                return None
+        perms = member.guild_permissions
+        return perms.manage_guild or perms.administrator
 
     def _guild_names(self) -> dict[int, str]:
         return {g.id: g.name for g in self.bot.guilds}
@@ -121,7 +143,7 @@ class DashboardCog(commands.Cog, name="Dashboard"):
             )
             return
         who = f"{interaction.user.name} ({interaction.user.id})"
-        link = await self.app[DASHBOARD].issue_login(who, guild)
+        link = await self.app[DASHBOARD].issue_login(who, guild, interaction.user.id)
         scope = "every guild" if guild is None else "this server only"
         minutes = LOGIN_TTL_SECONDS // 60
         await interaction.response.send_message(

@@ -80,10 +80,12 @@ def key_headers() -> dict[str, str]:
     return {"Authorization": f"Bearer {API_KEY}"}
 
 
-async def sign_in(client: TestClient[Any, Any], guild: int | None, who: str = "tester") -> str:
+async def sign_in(
+    client: TestClient[Any, Any], guild: int | None, who: str = "tester", user_id: int | None = None
+) -> str:
     """Issue a login token, redeem it through the real endpoints, return the session id."""
     dash = client.app[DASHBOARD]
-    token = await dash.sessions.issue_login(who, guild)
+    token = await dash.sessions.issue_login(who, guild, user_id)
     resp = await client.post("/login", data={"token": token}, allow_redirects=False)
     assert resp.status == 303, await resp.text()
     cookie = resp.cookies[SESSION_COOKIE]

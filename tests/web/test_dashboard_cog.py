@@ -198,3 +198,17 @@ async def _reload_twice(bot: commands.Bot) -> None:
             _, writer = await asyncio.open_connection("127.0.0.1", port)
             writer.close()
     assert [t for t in asyncio.all_tasks() if t.get_name().startswith("dashboard-")] == []
+
+
+async def test_the_cog_answers_the_dashboards_rights_check(
+    dpy_env: DpyEnv, cog_monitor: Monitor
+) -> None:
+    cog = await _add(dpy_env.bot, cog_monitor)
+    try:
+        guild = dpy_env.guild.id
+        assert await cog._still_manages(dpy_env.owner.id, guild) is True
+        assert await cog._still_manages(dpy_env.member.id, guild) is False  # no Manage Server
+        assert await cog._still_manages(dpy_env.owner.id, 12345) is False  # the bot left it
+        assert cog.app is not None and cog.app[DASHBOARD].authorize == cog._still_manages
+    finally:
+        await dpy_env.bot.remove_cog(cog.qualified_name)

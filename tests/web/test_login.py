@@ -74,9 +74,9 @@ async def test_sessions_expire(client: Client, clock: FakeClock) -> None:
     redeemed = await sessions.redeem(token)
     assert redeemed is not None
     session_id, _ = redeemed
-    assert sessions.lookup(session_id) is not None
+    assert (await sessions.lookup(session_id)) is not None
     clock.advance(sessions.session_ttl + 1)
-    assert sessions.lookup(session_id) is None
+    assert (await sessions.lookup(session_id)) is None
     resp = await client.get("/api/session", headers=cookie_headers(session_id))
     assert resp.status == 401
 
@@ -115,7 +115,7 @@ async def test_sessions_survive_a_restart(monitor: Monitor, clock: FakeClock) ->
     assert redeemed is not None
     second = Sessions(monitor.store, persist=True, clock=clock)
     await second.load()
-    principal = second.lookup(redeemed[0])
+    principal = await second.lookup(redeemed[0])
     assert principal is not None and principal.who == "owner" and principal.guild is None
     again = await second.redeem(pending)  # a link issued before the restart still works once
     assert again is not None and again[1].guild == G1
