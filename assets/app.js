@@ -105,6 +105,9 @@
     } else if (s) {
       setText("memory-usage", "-");
       setText("memory-sub", "no reading yet");
+    } else if (u.mode === "live") {
+      setText("memory-usage", "n/a");
+      setText("memory-sub", "host readings: all-guilds view only");
     } else {
       setText("memory-usage", "n/a");
       setText("memory-sub", "read-only view of a database file");

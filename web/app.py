@@ -119,9 +119,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return exc.response()
     except StoreError as exc:
         log.warning("%s %s: store unavailable: %s", request.method, request.path, exc)
-        return json_error(
-            503, "store_unavailable", f"the metrics database cannot be read right now: {exc}"
-        )
+        # the reason (with the file's path) stays in the log; the answer names no path
+        return json_error(503, "store_unavailable", "the metrics database cannot be read right now")
     except web.HTTPException as exc:
         if request.path.startswith("/api/") and exc.status >= 400:
             return json_error(exc.status, exc.reason.lower().replace(" ", "_"), exc.reason)

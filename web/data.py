@@ -84,7 +84,8 @@ async def realtime_metrics(monitor: Monitor, *, now: float, guild: int | None) -
 
 
 def system_payload(monitor: Monitor, *, now: float, live: bool) -> dict[str, Any] | None:
-    """Host and process readings of the running bot (None when viewing a file read-only)."""
+    """Host and process readings of the running bot (None when viewing a file read-only, and
+    for a one-guild view: they are bot-wide)."""
     if not live:
         return None
     sample = monitor.system.last

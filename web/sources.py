@@ -85,6 +85,11 @@ async def insights_payload(
         raise ApiError(503, "insights_unavailable", "the insights module is not installed")
     insights = await module.compute_insights(monitor, now=now, guild=guild, days=days)
     data: dict[str, Any] = insights.to_dict()
+    if guild is not None:  # host readings are bot-wide: a one-guild view gets the verdict only
+        health = data["system_health"]
+        data["system_health"] = {"status": health["status"], "cpu_percent": None,
+                                 "memory_percent": None, "disk_percent": None, "warnings": []}  # fmt: skip
+        data["performance"]["loop_lag_p95_ms"] = None
     return data
 
 
@@ -112,8 +117,8 @@ def _incident(i: Any, fmt: Callable[[float | None, str], str]) -> dict[str, Any]
 
 
 async def alerts_payload(monitor: Monitor, *, guild: int | None) -> dict[str, Any]:
-    """``/api/alerts``: open incidents. A guild-scoped caller sees bot-wide rules and rules of
-    their own guild only."""
+    """``/api/alerts``: open incidents. A one-guild view shows that guild's rules only (bot-wide
+    alerts, such as host memory, are for the owner)."""
     state = _optional("monitoring.alerts.state")
     rules_mod = _optional("monitoring.alerts.rules")
     cards = _optional("monitoring.alerts.cards")
@@ -122,11 +127,12 @@ async def alerts_payload(monitor: Monitor, *, guild: int | None) -> dict[str, An
     try:
         incidents = await state.AlertStore(monitor.store).open_incidents()
     except StoreError as exc:
+        log.warning("alert history cannot be read: %s", exc)  # the path stays in the log
         raise ApiError(
-            503, "alerts_unavailable", f"alert history cannot be read from this database: {exc}"
+            503, "alerts_unavailable", "alert history cannot be read from the database right now"
         ) from exc
     if guild is not None:
         rule_guild = {r.name: r.guild for r in rules_mod.parse_rules(monitor.config)}
-        incidents = [i for i in incidents if rule_guild.get(i.rule, -1) in (0, guild)]
+        incidents = [i for i in incidents if rule_guild.get(i.rule, -1) == guild]
     alerts = [_incident(i, cards.format_value) for i in incidents]
     return {"alerts": alerts, "count": len(alerts)}

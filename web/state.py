@@ -179,7 +179,9 @@ class Dashboard:
             "mode": self.mode,
             "guild": None if guild is None else str(guild),
             "metrics": await self.metrics(guild, now),
-            "system": system_payload(self.monitor, now=now, live=self.live),
+            # host readings are bot-wide: the all-guilds view only (a one-guild view, and so a
+            # manager's, has the health verdicts instead)
+            "system": system_payload(self.monitor, now=now, live=self.live and guild is None),
             "health": self.health_summary(),
         }
 
