@@ -226,6 +226,7 @@ class SQLiteStore:
                     raise StoreUnavailable(
                         f"{self.path}: cannot create the folder {self.path.parent} ({exc})"
                     ) from None
+                await asyncio.to_thread(_create_private, self.path)
                 self._w = await self._connect(readonly=False)
                 await self._init_writer(self._w)
             self._r = await self._connect(readonly=self.readonly)
@@ -835,3 +836,21 @@ class SQLiteStore:
 def _statements(script: str) -> list[str]:
     """Split a migration script into statements (no semicolons inside our DDL strings)."""
     return [s.strip() for s in script.split(";") if s.strip()]
+
+
+def _create_private(path: Path) -> None:
+    """Create a new database file readable by its owner only (SQLite gives the ``-wal`` and
+    ``-shm`` files the same mode); an existing file keeps its mode, with a warning when others
+    may read it."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        mode = path.stat().st_mode
+        if mode & 0o077:
+            log.warning("%s can be read by other users of this machine (mode %o); "
+                        "chmod 600 it to keep it private", path, mode & 0o777)  # fmt: skip
+        return
+    except OSError as exc:  # the connection reports the same problem with its own error
+        log.debug("could not pre-create %s: %s", path, exc)
+        return
+    os.close(fd)

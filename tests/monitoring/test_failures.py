@@ -173,3 +173,33 @@ async def test_close_flushes_everything(db_path: Path, clock: FakeClock) -> None
     assert await flusher.close()
     assert await messages_stored(store, clock) == 100
     await store.close()
+
+
+async def test_a_new_database_file_is_private(tmp_path: Path) -> None:
+    path = tmp_path / "private" / "monitoring.db"
+    store = SQLiteStore(path)
+    await store.open()
+    try:
+        async with store.transaction() as conn:
+            await conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('x', 'y')")
+        files = [path, *path.parent.glob("monitoring.db-*")]
+        assert len(files) == 3  # the database, its -wal and its -shm
+        for file in files:
+            assert file.stat().st_mode & 0o777 == 0o600, file
+    finally:
+        await store.close()
+
+
+async def test_an_existing_readable_file_keeps_its_mode_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "shared.db"
+    store = SQLiteStore(path)
+    await store.open()
+    await store.close()
+    path.chmod(0o644)
+    store = SQLiteStore(path)
+    await store.open()
+    await store.close()
+    assert path.stat().st_mode & 0o777 == 0o644
+    assert "can be read by other users" in caplog.text

@@ -327,3 +327,7 @@ async def test_prometheus_metrics_are_mounted_on_the_live_app(client: Client) ->
     assert resp.headers["Content-Type"].startswith("text/plain")
     assert "# TYPE" in await resp.text()
     assert (await client.get("/metrics", headers={"X-Forwarded-For": "203.0.113.9"})).status == 403
+    dash = client.app[DASHBOARD]
+    await dash.audit.flush()
+    rows = await dash.store.fetchall("SELECT path FROM web_audit WHERE path LIKE '/metrics%'")
+    assert rows == []  # scrapes (every few seconds) stay out of the audit log
