@@ -162,6 +162,24 @@ def _url(raw: Any) -> str:
     return text
 
 
+def _networks(raw: Any) -> tuple[str, ...]:
+    """Comma-separated IP addresses or CIDR networks (empty: none)."""
+    items = raw if isinstance(raw, list | tuple) else str(raw).split(",")
+    networks = []
+    for item in items:
+        text = str(item).strip()
+        if not text:
+            continue
+        try:
+            networks.append(str(ipaddress.ip_network(text, strict=False)))
+        except ValueError:
+            raise ValueError(
+                f"{text!r} is not an IP address or network; expected a comma-separated list "
+                "such as 127.0.0.1, 10.0.0.0/8"
+            ) from None
+    return tuple(networks)
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class FieldSpec:
     """How one setting is named, parsed and documented."""
@@ -421,6 +439,35 @@ FIELDS: tuple[FieldSpec, ...] = (
         "clients only.",
     ),
     FieldSpec(
+        "trusted_proxies",
+        "MONITOR_TRUSTED_PROXIES",
+        _networks,
+        (),
+        "Reverse proxies (IPs or CIDR networks, comma-separated) whose X-Forwarded-For and "
+        "X-Forwarded-Proto are believed; from any other peer those headers are ignored.",
+    ),
+    FieldSpec(
+        "websocket_max_per_client",
+        "ANALYTICS_WEBSOCKET_MAX_PER_CLIENT",
+        _int(1, 1000),
+        5,
+        "Live WebSockets one identity (session, API key) or one address may hold open at once.",
+    ),
+    FieldSpec(
+        "anonymous_requests_per_minute",
+        "ANALYTICS_ANONYMOUS_REQUESTS_PER_MINUTE",
+        _int(1, 100_000),
+        60,
+        "Requests without valid credentials one address may make a minute before 429.",
+    ),
+    FieldSpec(
+        "signin_attempts_per_minute",
+        "ANALYTICS_SIGNIN_ATTEMPTS_PER_MINUTE",
+        _int(1, 1000),
+        10,
+        "Sign-in attempts (POST /login) one address may make a minute before 429.",
+    ),
+    FieldSpec(
         "metrics_per_guild",
         "MONITOR_METRICS_PER_GUILD",
         _bool,
@@ -480,6 +527,10 @@ class Config:
     anomaly_minutes: int = 15
     alert_max_posts_per_minute: int = 4
     metrics_token: str | None = None
+    trusted_proxies: tuple[str, ...] = ()
+    websocket_max_per_client: int = 5
+    anonymous_requests_per_minute: int = 60
+    signin_attempts_per_minute: int = 10
     metrics_per_guild: bool = False
     metrics_max_guilds: int = 50
     alert_rules: tuple[Mapping[str, Any], ...] = ()
@@ -508,7 +559,9 @@ def _parse(spec: FieldSpec, raw: Any, source: str) -> Any:
     try:
         return spec.parse(raw)
     except ValueError as exc:
-        raise ConfigError(f"{source}={raw!r}: {exc}") from None
+        # a secret is never echoed, not even a wrong one (it may be a real secret misplaced)
+        shown = f"<{len(str(raw))} characters>" if spec.parse is _optional_secret else repr(raw)
+        raise ConfigError(f"{source}={shown}: {exc}") from None
 
 
 def load_config(
@@ -579,9 +632,10 @@ def settings_markdown() -> str:
             _timezone.__name__: "IANA zone",
             _host.__name__: "host or IP",
             _cluster.__name__: "name, 64 chars",
+            _networks.__name__: "IPs or CIDRs, comma-separated",
             _str.__name__: "text",
         }.get(getattr(spec.parse, "__name__", ""), "")
-        shown = "" if default is None else str(default)
+        shown = "" if default is None or default == () else str(default)
         lines.append(f"| `{spec.env}` | `{spec.name}` | `{shown}` | {allowed} | {spec.help} |")
     return "\n".join(lines)
 

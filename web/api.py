@@ -167,6 +167,7 @@ async def audit(request: web.Request) -> web.Response:
                     "path": e.path,
                     "status": e.status,
                     "remote": e.remote,
+                    "count": e.count,
                 }
                 for e in entries
             ],

@@ -31,12 +31,13 @@ from .auth import (
     AUDIT_WHO,
     AUDITED,
     PRINCIPAL,
-    SESSION_COOKIE,
     Principal,
     api_key_from,
     key_matches,
+    session_cookie,
 )
 from .errors import ApiError, json_error
+from .ratelimit import RateLimiter
 from .sessions import Sessions
 from .sources import ShardsFn
 from .state import DASHBOARD, Authorize, Dashboard, GuildNames
@@ -86,7 +87,7 @@ async def authenticate(request: web.Request) -> Principal | None:
         if key_matches(key, dash.config.api_key):
             return Principal("api-key", "api_key", None)
         return None
-    session_id = request.cookies.get(SESSION_COOKIE)
+    session_id = session_cookie(request)
     if session_id:
         return await dash.session_principal(session_id)
     return None
@@ -108,9 +109,9 @@ async def audit_middleware(request: web.Request, handler: Handler) -> web.Stream
             who = principal.who if principal else request.get(AUDIT_WHO, "anonymous")
             scope = principal.scope if principal else "-"
             path = safe_path(request.path, request.query_string)
-            request.app[DASHBOARD].audit.record(
-                who, scope, request.method, path, status, request.remote or ""
-            )
+            dash = request.app[DASHBOARD]
+            remote = dash.network.client_key(request)
+            dash.audit.record(who, scope, request.method, path, status, remote)
 
 
 @web.middleware
@@ -137,10 +138,30 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
 
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    dash = request.app[DASHBOARD]
+    if request.path != "/healthz" and not dash.network.host_allowed(request):
+        raise ApiError(
+            421,
+            "host_not_allowed",
+            f"this dashboard does not answer to the host name {request.host!r}; open it at its "
+            "own address (set ANALYTICS_DASHBOARD_URL when it is behind a proxy)",
+        )
     principal = await authenticate(request)
     if principal is not None:
         request[PRINCIPAL] = principal
-    elif _needs_auth(request.path):
+        return await handler(request)
+    if _audited(request.path):  # anonymous: a budget per address (a flood costs no writes)
+        wait = dash.anonymous_limit.spend(dash.network.client_key(request))
+        if wait:
+            request[AUDIT_WHO] = "rate-limited"
+            raise ApiError(
+                429,
+                "rate_limited",
+                "too many requests without valid credentials from this address; "
+                f"retry in {RateLimiter.retry_after(wait)} s",
+                headers={"Retry-After": RateLimiter.retry_after(wait)},
+            )
+    if _needs_auth(request.path):
         sent_key = api_key_from(request) is not None
         raise ApiError(
             401,

@@ -53,6 +53,22 @@ class AuditEntry:
     path: str
     status: int
     remote: str
+    count: int = 1
+    """How many accesses the row stands for (anonymous failures are aggregated per minute)."""
+
+
+ANONYMOUS = frozenset({"anonymous", "login-failed", "rate-limited"})
+"""``who`` values of requests without valid credentials."""
+
+
+@dataclasses.dataclass(slots=True)
+class _Failures:
+    """One address's anonymous failures in one minute: one row, its count updated in place."""
+
+    entry: AuditEntry
+    rowid: int | None = None
+    written: int = 0
+    """The count the row in the table has (the rest is still to write)."""
 
 
 class AuditLog:
@@ -75,15 +91,50 @@ class AuditLog:
         self.dropped = 0
         self.written = 0
         self._pending: collections.deque[AuditEntry] = collections.deque()
+        self._failures: dict[tuple[int, str], _Failures] = {}
+        """Anonymous failures of the current minute(s), one entry per (minute, address)."""
+        self._minute = 0
         self._lock = asyncio.Lock()
 
     def record(
         self, who: str, scope: str, method: str, path: str, status: int, remote: str
     ) -> AuditEntry:
-        entry = AuditEntry(self.clock(), who, scope, method, path[:500], status, remote)
+        now = self.clock()
+        if who in ANONYMOUS and status >= 400:
+            return self._failure(now, who, method, path[:500], status, remote)
+        entry = AuditEntry(now, who, scope, method, path[:500], status, remote)
         if not self.persist:
             audit_log.info("%s %s %s %s -> %d from %s", who, scope, method, path, status, remote)
             return entry
+        self._append(entry)
+        return entry
+
+    def _failure(
+        self, now: float, who: str, method: str, path: str, status: int, remote: str
+    ) -> AuditEntry:
+        """Count an anonymous failure into its address's row for this minute; the row keeps
+        the first request's method, path and status."""
+        key = (int(now // 60), remote)
+        if key[0] != self._minute and not self.persist:
+            self._failures.clear()  # only logged: nothing to write
+        self._minute = key[0]
+        found = self._failures.get(key)
+        if found is not None:
+            found.entry = dataclasses.replace(found.entry, count=found.entry.count + 1)
+            return found.entry
+        entry = AuditEntry(now, who, "-", method, path, status, remote)
+        if not self.persist:
+            audit_log.info("%s %s %s -> %d from %s (further failures from it this minute "
+                           "are not logged)", who, method, path, status, remote)  # fmt: skip
+        if len(self._failures) >= self.max_pending:
+            self.dropped += 1
+            return entry
+        self._failures[key] = _Failures(entry)
+        return entry
+
+    def _append(self, entry: AuditEntry) -> AuditEntry:
+        if not self.persist:
+            return entry  # logged when recorded
         self._pending.append(entry)
         if len(self._pending) > self.max_pending:
             self._pending.popleft()
@@ -97,25 +148,58 @@ class AuditLog:
         return len(self._pending)
 
     async def flush(self) -> int:
-        """Write buffered entries; returns how many were written (0 on a store failure)."""
+        """Write buffered entries; returns how many were written (0 on a store failure).
+
+        An address's anonymous failures of one minute are one row: inserted on the first flush,
+        its count updated by later ones, forgotten once its minute is over and written."""
         async with self._lock:
-            if not self._pending:
-                return 0
             batch = list(self._pending)
+            failures = [f for f in self._failures.values() if f.entry.count != f.written]
+            if not batch and not failures:
+                self._forget_written(self.clock())
+                return 0
             try:
                 async with self.store.transaction() as conn:
                     await conn.executemany(
-                        "INSERT INTO web_audit (ts, who, scope, method, path, status, remote) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        "INSERT INTO web_audit (ts, who, scope, method, path, status, remote, "
+                        "count) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                         [dataclasses.astuple(e) for e in batch],
                     )
+                    rowids = [await self._write_failure(conn, f) for f in failures]
             except StoreError as exc:
-                log.warning("audit log not written yet (%d waiting): %s", len(batch), exc)
+                waiting = len(batch) + len(failures)
+                log.warning("audit log not written yet (%d waiting): %s", waiting, exc)
                 return 0
             for _ in batch:
                 self._pending.popleft()
-            self.written += len(batch)
-            return len(batch)
+            for failure, rowid in zip(failures, rowids, strict=True):  # committed: keep ids
+                failure.rowid, failure.written = rowid, failure.entry.count
+            self._forget_written(self.clock())
+            self.written += len(batch) + len(failures)
+            return len(batch) + len(failures)
+
+    @staticmethod
+    async def _write_failure(conn: Any, failure: _Failures) -> int | None:
+        """Insert the row, or update its count; returns its id."""
+        if failure.rowid is not None:
+            await conn.execute(
+                "UPDATE web_audit SET count = ? WHERE id = ?", (failure.entry.count, failure.rowid)
+            )
+            return failure.rowid
+        cursor = await conn.execute(
+            "INSERT INTO web_audit (ts, who, scope, method, path, status, remote, count) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            dataclasses.astuple(failure.entry),
+        )
+        rowid: int | None = cursor.lastrowid
+        return rowid
+
+    def _forget_written(self, now: float) -> None:
+        """Drop the rows of minutes that are over once all of their count is in the table."""
+        current = int(now // 60)
+        for key in [k for k, f in self._failures.items()
+                    if k[0] < current and f.written == f.entry.count]:  # fmt: skip
+            del self._failures[key]
 
     async def purge(self) -> None:
         """Delete entries older than ``retention_days``."""
@@ -130,11 +214,13 @@ class AuditLog:
 
     async def recent(self, limit: int = 100) -> list[AuditEntry]:
         """The latest entries, newest first (written ones and those still buffered)."""
-        rows: list[AuditEntry] = list(reversed(self._pending))[:limit]
+        unwritten = [f.entry for f in self._failures.values() if f.rowid is None]
+        buffered = sorted([*self._pending, *unwritten], key=lambda e: -e.ts)
+        rows: list[AuditEntry] = buffered[:limit]
         if self.persist and len(rows) < limit:
             try:
                 stored = await self.store.fetchall(
-                    "SELECT ts, who, scope, method, path, status, remote FROM web_audit "
+                    "SELECT ts, who, scope, method, path, status, remote, count FROM web_audit "
                     "ORDER BY id DESC LIMIT ?",
                     (limit - len(rows),),
                 )

@@ -19,15 +19,24 @@ __all__ = [
     "AUDITED",
     "AUDIT_WHO",
     "PRINCIPAL",
+    "SECURE_SESSION_COOKIE",
     "SESSION_COOKIE",
     "Principal",
     "api_key_from",
     "key_matches",
+    "session_cookie",
 ]
 
 log = logging.getLogger(__name__)
 
 SESSION_COOKIE = "monitor_session"
+SECURE_SESSION_COOKIE = f"__Host-{SESSION_COOKIE}"
+"""The cookie's name over HTTPS: the prefix makes browsers insist on Secure, Path=/, no Domain."""
+
+
+def session_cookie(request: web.BaseRequest) -> str | None:
+    """The session id a browser sent, under either name."""
+    return request.cookies.get(SECURE_SESSION_COOKIE) or request.cookies.get(SESSION_COOKIE)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -15,15 +15,26 @@ log = logging.getLogger(__name__)
 class ApiError(Exception):
     """An error answered as JSON: ``{"error": code, "message": ..., **extra}`` with ``status``."""
 
-    def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.headers = headers or {}
         self.extra = extra
 
     def response(self) -> web.Response:
-        return json_error(self.status, self.code, self.message, **self.extra)
+        response = json_error(self.status, self.code, self.message, **self.extra)
+        response.headers.update(self.headers)
+        return response
 
 
 class BadParameter(ApiError):

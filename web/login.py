@@ -13,8 +13,9 @@ import re
 
 from aiohttp import web
 
-from .auth import AUDIT_WHO, PRINCIPAL, SESSION_COOKIE
+from .auth import AUDIT_WHO, PRINCIPAL, SECURE_SESSION_COOKIE, SESSION_COOKIE, session_cookie
 from .errors import ApiError, BadParameter
+from .ratelimit import RateLimiter
 from .state import DASHBOARD
 
 __all__ = ["check_origin", "routes"]
@@ -91,10 +92,18 @@ async def login_page(request: web.Request) -> web.Response:
 @routes.post("/login")
 async def login(request: web.Request) -> web.StreamResponse:
     check_origin(request)
+    dash = request.app[DASHBOARD]
+    wait = dash.signin_limit.spend(dash.network.client_key(request))
+    if wait:
+        request[AUDIT_WHO] = "rate-limited"
+        retry = RateLimiter.retry_after(wait)
+        body = f"<p>Too many sign-in attempts from this address. Try again in {retry} s.</p>"
+        response = _page("Slow down", body, status=429)
+        response.headers["Retry-After"] = retry
+        return response
     form = await request.post()
     raw = form.get("token")
     token = _token(raw if isinstance(raw, str) else None)
-    dash = request.app[DASHBOARD]
     redeemed = await dash.sessions.redeem(token)
     if redeemed is None:
         request[AUDIT_WHO] = "login-failed"
@@ -113,9 +122,9 @@ async def login(request: web.Request) -> web.StreamResponse:
         return _page("Access ended", body, status=403)
     request[PRINCIPAL] = principal
     response = web.Response(status=303, headers={"Location": "/"})
-    secure = request.secure or dash.base_url.startswith("https://")
+    secure = dash.network.is_https(request) or dash.base_url.startswith("https://")
     response.set_cookie(
-        SESSION_COOKIE,
+        SECURE_SESSION_COOKIE if secure else SESSION_COOKIE,
         session_id,
         max_age=int(dash.sessions.session_ttl),
         path="/",
@@ -131,9 +140,11 @@ async def login(request: web.Request) -> web.StreamResponse:
 async def logout(request: web.Request) -> web.StreamResponse:
     check_origin(request)
     dash = request.app[DASHBOARD]
-    session_id = request.cookies.get(SESSION_COOKIE)
+    session_id = session_cookie(request)
     if session_id:
         await dash.sessions.revoke(session_id)
     response = web.Response(status=303, headers={"Location": "/"})
     response.del_cookie(SESSION_COOKIE, path="/")
+    if SECURE_SESSION_COOKIE in request.cookies:
+        response.del_cookie(SECURE_SESSION_COOKIE, path="/", secure=True)
     return response

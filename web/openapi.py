@@ -206,6 +206,7 @@ _AUDIT = _obj(
                     "path": _STR,
                     "status": _INT,
                     "remote": _STR,
+                    "count": _INT,
                 }
             ),
         },

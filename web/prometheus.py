@@ -5,9 +5,10 @@ the route. Access, as configured:
 
 - with ``MONITOR_METRICS_TOKEN`` set, only requests carrying ``Authorization: Bearer <token>``
   (compared in constant time) are answered; others get 401;
-- without it, only clients on this machine: a loopback peer address and no proxy header
-  (``X-Forwarded-For``/``Forwarded``/``X-Real-IP``), so a reverse proxy on the same host does not
-  open it to the world; others get 403.
+- without it, only clients on this machine: a loopback client address, where forwarded headers
+  count only from the proxies in ``MONITOR_TRUSTED_PROXIES`` (a request a trusted proxy relays
+  is local only if the proxy says its client is), and a proxy header from any other peer
+  (``X-Forwarded-For``/``Forwarded``/``X-Real-IP``) means the client is unknown; others get 403.
 
 The dashboard's API key is not accepted here, and the metrics token opens nothing else: the
 credential Prometheus holds can read counters, never the dashboard's data.
@@ -20,7 +21,6 @@ from __future__ import annotations
 
 import gzip
 import hmac
-import ipaddress
 import logging
 import math
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -30,6 +30,9 @@ from aiohttp import web
 
 from monitoring.config import Config
 from monitoring.exposition import Family, collect, cumulative_for
+
+from .network import Network
+from .state import DASHBOARD
 
 __all__ = [
     "CONTENT_TYPE",
@@ -49,7 +52,6 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 METRICS_PATH = "/metrics"
 DEFAULT_MAX_GUILDS = 50
 GZIP_MIN_BYTES = 1400
-_PROXY_HEADERS = ("X-Forwarded-For", "Forwarded", "X-Real-IP")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ShardsFn = Callable[[], Sequence[Any]]
@@ -116,20 +118,9 @@ def render_exposition(
     return format_families(families, (("cluster", cluster),) if cluster else ())
 
 
-def _is_local(request: web.BaseRequest) -> bool:
-    if any(h in request.headers for h in _PROXY_HEADERS):
-        return False
-    remote = (request.remote or "").strip("[]")
-    try:
-        address = ipaddress.ip_address(remote.split("%", 1)[0])
-    except ValueError:
-        return False
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped.is_loopback
-    return address.is_loopback
-
-
-def check_access(request: web.BaseRequest, token: str | None) -> web.Response | None:
+def check_access(
+    request: web.BaseRequest, token: str | None, network: Network | None = None
+) -> web.Response | None:
     """None when ``request`` may read the metrics, else the 401/403 answer to send."""
     if token:
         header = request.headers.get("Authorization", "")
@@ -143,7 +134,7 @@ def check_access(request: web.BaseRequest, token: str | None) -> web.Response | 
             text="send Authorization: Bearer <MONITOR_METRICS_TOKEN>\n",
             headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
         )
-    if _is_local(request):
+    if (network or Network()).is_local(request):
         return None
     return web.Response(
         status=403,
@@ -160,9 +151,11 @@ def metrics_handler(
     token = cfg.metrics_token
     per_guild, max_guilds = cfg.metrics_per_guild, cfg.metrics_max_guilds
     cumulative_for(monitor.recorder, per_guild=per_guild)  # count from now on, not first scrape
+    network = Network(cfg.trusted_proxies)
 
     async def handle(request: web.Request) -> web.StreamResponse:
-        denied = check_access(request, token)
+        dash = request.app.get(DASHBOARD)  # the dashboard's, which start_site keeps current
+        denied = check_access(request, token, dash.network if dash is not None else network)
         if denied is not None:
             log.info("/metrics refused to %s (%d)", request.remote, denied.status)
             return denied

@@ -49,6 +49,10 @@ WEB_MIGRATIONS: list[str] = [
     ALTER TABLE web_sessions ADD COLUMN checked REAL NOT NULL DEFAULT 0;
     CREATE INDEX IF NOT EXISTS web_sessions_user ON web_sessions (user_id)
     """,
+    # repeated anonymous failures from one address within a minute are one row with a count
+    """
+    ALTER TABLE web_audit ADD COLUMN count INTEGER NOT NULL DEFAULT 1
+    """,
 ]
 
 register_migrations("web", WEB_MIGRATIONS)

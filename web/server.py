@@ -8,6 +8,7 @@ import socket
 
 from aiohttp import web
 
+from .network import Network
 from .state import DASHBOARD
 
 __all__ = ["UnsafeBindError", "check_bind", "is_loopback", "start_site"]
@@ -72,5 +73,7 @@ async def start_site(
             break
     dash = app[DASHBOARD]
     dash.base_url = public_url.rstrip("/") or f"http://{_url_host(host)}:{bound}"
+    dash.network = Network(dash.config.trusted_proxies, bind_host=host,
+                           public_urls=(public_url, dash.config.dashboard_url))  # fmt: skip
     log.info("monitoring dashboard on %s (listening on %s:%d)", dash.base_url, host, bound)
     return runner

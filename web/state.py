@@ -27,6 +27,8 @@ from .audit import AuditLog
 from .auth import Principal
 from .data import iso, realtime_metrics, system_payload
 from .feed import Feed
+from .network import Network
+from .ratelimit import RateLimiter
 from .sessions import Sessions
 from .sources import ShardsFn, collect_health, health_payload
 
@@ -86,11 +88,20 @@ class Dashboard:
     """Where browsers reach the dashboard (set by the host once it is bound)."""
     authorize: Authorize | None = None
     """The bot's check of a manager's rights (from the cog; None when standalone)."""
+    network: Network = dataclasses.field(init=False)
+    """Trusted proxies and allowed Host names (set up from the config, then by start_site)."""
+    anonymous_limit: RateLimiter = dataclasses.field(init=False)
+    signin_limit: RateLimiter = dataclasses.field(init=False)
     health_results: list[HealthResult] = dataclasses.field(default_factory=list)
     health_checked_at: float | None = None
     _metrics: dict[int | None, _Cached] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        config = self.config
+        self.network = Network(config.trusted_proxies, bind_host=config.dashboard_host,
+                               public_urls=(config.dashboard_url,))  # fmt: skip
+        self.anonymous_limit = RateLimiter(config.anonymous_requests_per_minute, clock=self.clock)
+        self.signin_limit = RateLimiter(config.signin_attempts_per_minute, clock=self.clock)
         self.feed = Feed(
             self.update,
             interval=self.config.websocket_update_interval,

@@ -41,7 +41,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         "GET",
         safe_path(request.path, request.query_string),
         101,
-        request.remote or "",
+        dash.network.client_key(request),
     )
     request[AUDITED] = True
     client = Client(ws, transport, principal, guild)

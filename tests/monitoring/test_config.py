@@ -129,3 +129,18 @@ def test_readme_documents_every_setting() -> None:
     missing = [spec.env for spec in FIELDS if f"`{spec.env}`" not in text]
     assert not missing, f"README lacks settings: {missing}"
     assert settings_markdown().count("\n") == len(FIELDS) + 1
+
+
+@pytest.mark.parametrize("name", ["ANALYTICS_API_KEY", "MONITOR_METRICS_TOKEN"])
+def test_a_wrong_secret_is_never_echoed(name: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config({name: "hunter2-short"}, path=None)
+    text = str(info.value)
+    assert "hunter2" not in text and f"{name}=<13 characters>" in text and "16 characters" in text
+
+
+def test_trusted_proxies_are_networks() -> None:
+    config = load_config({"MONITOR_TRUSTED_PROXIES": "127.0.0.1, 10.0.0.0/8,::1"}, path=None)
+    assert config.trusted_proxies == ("127.0.0.1/32", "10.0.0.0/8", "::1/128")
+    with pytest.raises(ConfigError, match="'nginx' is not an IP address or network"):
+        load_config({"MONITOR_TRUSTED_PROXIES": "127.0.0.1,nginx"}, path=None)
