@@ -159,11 +159,12 @@
     ws.onclose = function (ev) {
       if (state.ws !== ws) return;
       state.ws = null;
-      if (ev.code === 1008 || ev.code === 4401) { signedOut(); return; }
+      if (ev.code === 1008 || ev.code === 4401 || ev.code === 4403) { signedOut(); return; }
       // exponential backoff with jitter: 1 s, 2 s, 4 s ... 30 s
       var delay = Math.min(30000, 1000 * Math.pow(2, state.retry)) * (0.5 + Math.random() / 2);
       state.retry = Math.min(state.retry + 1, 5);
-      setConn("reconnecting in " + Math.round(delay / 1000) + " s", "conn-wait");
+      var why = ev.code === 4429 ? "too many open dashboard tabs; " : "";
+      setConn(why + "reconnecting in " + Math.round(delay / 1000) + " s", "conn-wait");
       state.retryTimer = setTimeout(function () {
         // a failed upgrade gives no status: ask the API whether we are still signed in
         api("/api/session").then(connect, function (err) {

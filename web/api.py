@@ -16,7 +16,7 @@ from .errors import ApiError, BadParameter
 from .login import check_origin
 from .openapi import openapi_spec
 from .params import check_known, parse_guild, parse_hours, parse_step
-from .sources import alerts_payload, health_payload, insights_payload
+from .sources import alerts_payload, health_payload
 from .state import DASHBOARD, Dashboard
 
 __all__ = ["json_response", "routes"]
@@ -121,7 +121,7 @@ async def commands(request: web.Request) -> web.Response:
 async def health_status(request: web.Request) -> web.Response:
     check_known(request.query, ())
     dash, _ = _ctx(request)
-    results = await dash.refresh_health()
+    results = await dash.refresh_health(max_age=dash.config.websocket_update_interval)
     return json_response(request, health_payload(results, dash.health_checked_at, live=dash.live))
 
 
@@ -132,8 +132,7 @@ async def insights(request: web.Request) -> web.Response:
     dash, who = _ctx(request)
     days = _int_param(q.get("days"), "days", 1, 90, 7)
     guild = who.resolve_guild(parse_guild(q.get("guild")))
-    data = await insights_payload(dash.monitor, now=dash.clock(), guild=guild, days=days)
-    return json_response(request, data)
+    return json_response(request, await dash.insights(guild, days))
 
 
 @routes.get("/api/alerts")

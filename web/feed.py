@@ -46,6 +46,8 @@ class Client:
     transport: asyncio.Transport
     principal: Principal
     guild: int | None
+    address: str = ""
+    """The client's address (for the per-address cap on sockets)."""
     full_since: float | None = None
     """``time.monotonic()`` when its send buffer was first seen over the limit."""
 

@@ -30,7 +30,7 @@ from .feed import Feed
 from .network import Network
 from .ratelimit import RateLimiter
 from .sessions import Sessions
-from .sources import ShardsFn, collect_health, health_payload
+from .sources import ShardsFn, collect_health, health_payload, insights_payload
 
 __all__ = [
     "CLOSE_RIGHTS_LOST",
@@ -59,6 +59,8 @@ METRICS_MAX_AGE = 5.0
 """Seconds a scope's live cards are reused when the flusher has written nothing new."""
 HEALTH_EVERY = 10.0
 """Seconds between background health checks for the live feed."""
+INSIGHTS_MAX_AGE = 60.0
+"""Seconds one scope and range's insights are reused."""
 
 
 @dataclasses.dataclass(slots=True)
@@ -95,6 +97,13 @@ class Dashboard:
     health_results: list[HealthResult] = dataclasses.field(default_factory=list)
     health_checked_at: float | None = None
     _metrics: dict[int | None, _Cached] = dataclasses.field(default_factory=dict)
+    _insights: dict[tuple[int | None, int], _Cached] = dataclasses.field(default_factory=dict)
+    _insight_locks: dict[tuple[int | None, int], asyncio.Lock] = dataclasses.field(
+        default_factory=dict
+    )
+    _health_lock: asyncio.Lock = dataclasses.field(default_factory=asyncio.Lock)
+    health_runs: int = 0
+    """How many times the health checks ran (the cache's effect is visible in tests)."""
 
     def __post_init__(self) -> None:
         config = self.config
@@ -174,13 +183,38 @@ class Dashboard:
     def health_summary(self) -> dict[str, Any]:
         return health_payload(self.health_results, self.health_checked_at, live=self.live)
 
-    async def refresh_health(self) -> list[HealthResult]:
-        now = self.clock()
-        self.health_results = await collect_health(
-            self.monitor, shards=self.shards, now=now, live=self.live
-        )
-        self.health_checked_at = now
-        return self.health_results
+    async def refresh_health(self, max_age: float = 0.0) -> list[HealthResult]:
+        """Run every health check, unless a run younger than ``max_age`` seconds can answer.
+
+        One run at a time: callers arriving during a run wait for it and share its results, so
+        no request rate can run the bot's own checks (an external API ping, say) more often."""
+        async with self._health_lock:
+            checked = self.health_checked_at
+            if checked is not None and 0 <= self.clock() - checked < max_age:
+                return self.health_results
+            now = self.clock()
+            self.health_results = await collect_health(
+                self.monitor, shards=self.shards, now=now, live=self.live
+            )
+            self.health_checked_at = now
+            self.health_runs += 1
+            return self.health_results
+
+    async def insights(self, guild: int | None, days: int) -> dict[str, Any]:
+        """``/api/analytics/insights`` for one scope and range, computed at most once a minute."""
+        key = (guild, days)
+        lock = self._insight_locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            now = self.clock()
+            cached = self._insights.get(key)
+            if cached is not None and 0 <= now - cached.at < INSIGHTS_MAX_AGE:
+                return cached.value
+            value = await insights_payload(self.monitor, now=now, guild=guild, days=days)
+            if len(self._insights) >= 256:  # bounded: scopes x ranges
+                self._insights.clear()
+                self._insight_locks = {key: lock}
+            self._insights[key] = _Cached(0, now, value)
+            return value
 
     async def update(self, guild: int | None, now: float) -> dict[str, Any]:
         """One live update (``/api/metrics/realtime`` and every WebSocket push)."""
@@ -200,8 +234,8 @@ class Dashboard:
         """Refresh health verdicts every ``HEALTH_EVERY`` seconds (cleanup_ctx task)."""
         while True:
             started = time.perf_counter()
-            try:
-                await self.refresh_health()
+            try:  # a request may have run them moments ago
+                await self.refresh_health(max_age=HEALTH_EVERY - 1.0)
             except StoreError as exc:
                 log.warning("health refresh failed: %s", exc)
             took = time.perf_counter() - started

@@ -20,6 +20,9 @@ log = logging.getLogger(__name__)
 
 routes = web.RouteTableDef()
 
+CLOSE_TOO_MANY = 4429
+"""Close code for a socket over ``ANALYTICS_WEBSOCKET_MAX_PER_CLIENT`` (per sign-in or address)."""
+
 
 @routes.get("/ws")
 async def websocket(request: web.Request) -> web.StreamResponse:
@@ -33,8 +36,21 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     if transport is None:  # the peer went away during the handshake
         raise ApiError(400, "gone", "connection closed")
     dash = request.app[DASHBOARD]
+    address = dash.network.client_key(request)
+    identity = principal.session or principal.who
+    cap = dash.config.websocket_max_per_client
+    same_identity = same_address = 0
+    for open_client in list(dash.feed.clients):
+        same_identity += (open_client.principal.session or open_client.principal.who) == identity
+        same_address += open_client.address == address
     ws = web.WebSocketResponse(compress=False, heartbeat=30.0, timeout=3.0, max_msg_size=4096)
     await ws.prepare(request)
+    if same_identity >= cap or same_address >= cap:
+        whose = "this sign-in" if same_identity >= cap else "this address"
+        reason = f"too many live connections for {whose} (at most {cap}); close another tab"
+        log.info("refused a live socket for %s from %s: %s", principal.who, address, reason)
+        await ws.close(code=CLOSE_TOO_MANY, message=reason.encode())
+        return ws
     dash.audit.record(
         principal.who,
         principal.scope,
@@ -44,7 +60,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         dash.network.client_key(request),
     )
     request[AUDITED] = True
-    client = Client(ws, transport, principal, guild)
+    client = Client(ws, transport, principal, guild, address=address)
     await dash.feed.add(client)
     try:
         async for msg in ws:  # the feed is one-way; anything the client sends is ignored

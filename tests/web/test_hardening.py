@@ -4,9 +4,11 @@ and Secure ``__Host-`` cookies behind TLS."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
+from aiohttp import WSMsgType
 from aiohttp.test_utils import TestClient
 
 from monitoring import FakeClock, Monitor
@@ -170,3 +172,73 @@ async def test_manager_session_still_works_for_its_owner_after_the_changes(
 ) -> None:
     headers = cookie_headers(await sign_in(client, G1, "manager"))
     assert (await client.get("/api/session", headers=headers)).status == 200
+
+
+async def test_health_checks_run_once_at_a_time_and_are_reused(
+    client: Client, monitor: Monitor, clock: FakeClock
+) -> None:
+    calls = 0
+
+    async def slow_llm_ping() -> tuple[bool, str]:
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(0.3)
+        return True, "reachable"
+
+    monitor.add_check("llm_api", slow_llm_ping, timeout=5.0)
+    clock.advance(10)  # the verdicts from the start are stale now
+    before = calls
+    answers = await asyncio.gather(
+        *(client.get("/api/health/status", headers=key_headers()) for _ in range(20))
+    )
+    assert all(a.status == 200 for a in answers)
+    bodies = [await a.json() for a in answers]
+    assert all(b["services"]["llm_api"]["status"] == "healthy" for b in bodies)
+    assert calls - before <= 2  # one run for the burst (and perhaps the background poll)
+    after_burst = calls
+    await client.get("/api/health/status", headers=key_headers())
+    assert calls == after_burst  # fresh: reused
+    clock.advance(client.app[DASHBOARD].config.websocket_update_interval + 0.01)
+    await client.get("/api/health/status", headers=key_headers())
+    assert calls > after_burst  # stale: run again
+
+
+async def test_live_sockets_are_capped_per_sign_in(client: Client) -> None:
+    dash = client.app[DASHBOARD]
+    cap = dash.config.websocket_max_per_client
+    mine = cookie_headers(await sign_in(client, G1, "manager", 1))
+    sockets = [await client.ws_connect("/ws", headers=mine) for _ in range(cap)]
+    try:
+        for ws in sockets:
+            assert (await ws.receive(timeout=3.0)).type == WSMsgType.TEXT
+        extra = await client.ws_connect("/ws", headers=mine)
+        msg = await extra.receive(timeout=3.0)
+        assert msg.type == WSMsgType.CLOSE and extra.close_code == 4429
+        assert f"at most {cap}" in msg.extra
+    finally:
+        for ws in sockets:
+            await ws.close()
+
+
+async def test_insights_are_computed_once_a_minute_per_scope(
+    client: Client, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import web.state
+
+    computed: list[tuple[int | None, int]] = []
+    original = web.state.insights_payload
+
+    async def counting(monitor: Any, *, now: float, guild: int | None, days: int) -> Any:
+        computed.append((guild, days))
+        return await original(monitor, now=now, guild=guild, days=days)
+
+    monkeypatch.setattr(web.state, "insights_payload", counting)
+    for _ in range(3):
+        assert (
+            await client.get("/api/analytics/insights?days=2", headers=key_headers())
+        ).status == 200
+    await client.get(f"/api/analytics/insights?days=2&guild={G1}", headers=key_headers())
+    assert computed == [(None, 2), (G1, 2)]
+    clock.advance(61)
+    await client.get("/api/analytics/insights?days=2", headers=key_headers())
+    assert computed == [(None, 2), (G1, 2), (None, 2)]
