@@ -85,6 +85,7 @@ async def _server(clients: int, windows: int) -> dict[str, Any]:
             db_path=Path(tmp) / "monitoring.db",
             api_key=API_KEY,
             websocket_update_interval=1.0,
+            websocket_max_per_client=clients,  # one API key and one address, many sockets
         )
         monitor = Monitor(config)
         await monitor.start(background=False)

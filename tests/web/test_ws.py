@@ -87,6 +87,8 @@ async def test_each_update_is_built_and_serialized_once_per_scope(client: Client
         return await build(guild, now)
 
     feed.build = counting
+    dash = client.app[DASHBOARD]
+    dash.config = dash.config.replace(websocket_max_per_client=7)  # one key, seven sockets
     sockets = [await client.ws_connect("/ws", headers=key_headers()) for _ in range(6)]
     sockets.append(await client.ws_connect(f"/ws?guild={G1}", headers=key_headers()))
     for ws in sockets:
