@@ -120,9 +120,11 @@ async def commands(request: web.Request) -> web.Response:
 @routes.get("/api/health/status")
 async def health_status(request: web.Request) -> web.Response:
     check_known(request.query, ())
-    dash, _ = _ctx(request)
+    dash, who = _ctx(request)
     results = await dash.refresh_health(max_age=dash.config.websocket_update_interval)
-    return json_response(request, health_payload(results, dash.health_checked_at, live=dash.live))
+    payload = health_payload(results, dash.health_checked_at, live=dash.live,
+                             verdicts_only=who.guild is not None)  # fmt: skip
+    return json_response(request, payload)
 
 
 @routes.get("/api/analytics/insights")

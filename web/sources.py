@@ -57,9 +57,16 @@ async def collect_health(
 
 
 def health_payload(
-    results: list[HealthResult], checked_at: float | None, *, live: bool = True
+    results: list[HealthResult],
+    checked_at: float | None,
+    *,
+    live: bool = True,
+    verdicts_only: bool = False,
 ) -> dict[str, Any]:
-    """``/api/health/status``: the overall status and one entry per service."""
+    """``/api/health/status``: the overall status and one entry per service.
+
+    ``verdicts_only`` (a one-guild view) keeps each service's status and drops its readings
+    (host memory and disk, lag, the database's state are bot-wide)."""
     return {
         "status": worst(results).label if results else "unknown",
         "timestamp": iso(checked_at),
@@ -67,9 +74,9 @@ def health_payload(
         "services": {
             r.name: {
                 "status": r.status.label,
-                "message": r.reason,
-                "value": finite(r.value, 3),
-                "duration_ms": finite(r.duration_ms, 1),
+                "message": r.status.label if verdicts_only else r.reason,
+                "value": None if verdicts_only else finite(r.value, 3),
+                "duration_ms": None if verdicts_only else finite(r.duration_ms, 1),
             }
             for r in results
         },
@@ -87,6 +94,9 @@ async def insights_payload(
     data: dict[str, Any] = insights.to_dict()
     if guild is not None:  # host readings are bot-wide: a one-guild view gets the verdict only
         health = data["system_health"]
+        host = set(health["warnings"])
+        performance = data["performance"]
+        performance["bottlenecks"] = [b for b in performance["bottlenecks"] if b not in host]
         data["system_health"] = {"status": health["status"], "cpu_percent": None,
                                  "memory_percent": None, "disk_percent": None, "warnings": []}  # fmt: skip
         data["performance"]["loop_lag_p95_ms"] = None

@@ -180,8 +180,10 @@ class Dashboard:
             self._metrics.clear()
         return value
 
-    def health_summary(self) -> dict[str, Any]:
-        return health_payload(self.health_results, self.health_checked_at, live=self.live)
+    def health_summary(self, guild: int | None = None) -> dict[str, Any]:
+        """The health verdicts; a one-guild view gets the statuses without bot-wide readings."""
+        return health_payload(self.health_results, self.health_checked_at, live=self.live,
+                              verdicts_only=guild is not None)  # fmt: skip
 
     async def refresh_health(self, max_age: float = 0.0) -> list[HealthResult]:
         """Run every health check, unless a run younger than ``max_age`` seconds can answer.
@@ -227,7 +229,7 @@ class Dashboard:
             # host readings are bot-wide: the all-guilds view only (a one-guild view, and so a
             # manager's, has the health verdicts instead)
             "system": system_payload(self.monitor, now=now, live=self.live and guild is None),
-            "health": self.health_summary(),
+            "health": self.health_summary(guild),
         }
 
     async def poll_health(self) -> None:

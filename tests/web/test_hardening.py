@@ -242,3 +242,14 @@ async def test_insights_are_computed_once_a_minute_per_scope(
     clock.advance(61)
     await client.get("/api/analytics/insights?days=2", headers=key_headers())
     assert computed == [(None, 2), (G1, 2), (None, 2)]
+
+
+async def test_a_null_origin_passes_only_with_same_origin_fetch_metadata(client: Client) -> None:
+    dash = client.app[DASHBOARD]
+    token = await dash.sessions.issue_login("owner", None)
+    forged = {"Origin": "null", "Sec-Fetch-Site": "cross-site"}
+    resp = await client.post("/login", data={"token": token}, headers=forged, allow_redirects=False)
+    assert resp.status == 403 and (await resp.json())["error"] == "bad_origin"
+    ours = {"Origin": "null", "Sec-Fetch-Site": "same-origin"}  # the no-referrer sign-in page
+    resp = await client.post("/login", data={"token": token}, headers=ours, allow_redirects=False)
+    assert resp.status == 303

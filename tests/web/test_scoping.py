@@ -30,7 +30,15 @@ async def test_host_readings_are_for_the_all_guilds_view(
     assert "storage" in owner["system"] and "loop_lag_ms" in owner["system"]
     manager = await _get(client, "/api/metrics/realtime", manager_headers)
     assert manager["guild"] == str(G1) and manager["system"] is None
-    assert manager["health"]["status"] in ("healthy", "degraded", "unhealthy", "unknown")
+    assert manager["health"]["status"] == owner["health"]["status"]
+    for name, service in manager["health"]["services"].items():  # verdicts, no readings
+        assert (
+            service["message"] == service["status"] == owner["health"]["services"][name]["status"]
+        )
+        assert service["value"] is None and service["duration_ms"] is None
+    status = await _get(client, "/api/health/status", manager_headers)
+    assert all(s["value"] is None for s in status["services"].values())
+    assert any(s["value"] is not None for s in owner["health"]["services"].values())
     async with client.ws_connect("/ws", headers=manager_headers) as ws:
         pushed = await ws.receive_json(timeout=3.0)
         assert pushed["system"] is None
@@ -50,6 +58,9 @@ async def test_insights_of_one_guild_carry_the_verdict_not_the_readings(
     )
     assert health["cpu_percent"] is health["memory_percent"] is health["disk_percent"] is None
     assert health["warnings"] == [] and mine["performance"]["loop_lag_p95_ms"] is None
+    host = set(owner["system_health"]["warnings"])
+    assert host & set(owner["performance"]["bottlenecks"])  # the owner sees "CPU 99 %"
+    assert not host & set(mine["performance"]["bottlenecks"])
 
 
 async def test_bot_wide_alerts_are_for_the_owner(
