@@ -15,7 +15,7 @@ from .data import commands_payload, guilds_payload, historical_payload, iso
 from .errors import ApiError, BadParameter
 from .login import check_origin
 from .openapi import openapi_spec
-from .params import check_known, parse_guild, parse_hours, parse_step
+from .params import check_known, parse_guild, parse_hours, parse_int, parse_snowflake, parse_step
 from .sources import alerts_payload, health_payload
 from .state import DASHBOARD, Dashboard
 
@@ -43,15 +43,6 @@ def _ctx(request: web.Request) -> tuple[Dashboard, Principal]:
     if not isinstance(principal, Principal):  # the auth middleware guards /api; belt and braces
         raise ApiError(401, "unauthorized", "authentication required")
     return request.app[DASHBOARD], principal
-
-
-def _int_param(raw: str | None, name: str, lo: int, hi: int, default: int) -> int:
-    if raw is None:
-        return default
-    text = raw.strip()
-    if not text.isascii() or not text.isdigit() or not lo <= int(text) <= hi:
-        raise BadParameter(name, f"a whole number from {lo} to {hi}")
-    return int(text)
 
 
 @routes.get("/api/session")
@@ -109,7 +100,7 @@ async def commands(request: web.Request) -> web.Response:
     check_known(q, ("hours", "guild", "limit"))
     dash, who = _ctx(request)
     hours = parse_hours(q.get("hours"))
-    limit = _int_param(q.get("limit"), "limit", 1, 500, 100)
+    limit = parse_int(q.get("limit"), "limit", 1, 500, 100)
     guild = who.resolve_guild(parse_guild(q.get("guild")))
     data = await commands_payload(
         dash.monitor, now=dash.clock(), hours=hours, guild=guild, limit=limit
@@ -132,7 +123,7 @@ async def insights(request: web.Request) -> web.Response:
     q = request.query
     check_known(q, ("guild", "days"))
     dash, who = _ctx(request)
-    days = _int_param(q.get("days"), "days", 1, 90, 7)
+    days = parse_int(q.get("days"), "days", 1, 90, 7)
     guild = who.resolve_guild(parse_guild(q.get("guild")))
     return json_response(request, await dash.insights(guild, days))
 
@@ -153,7 +144,7 @@ async def audit(request: web.Request) -> web.Response:
     dash, who = _ctx(request)
     if who.guild is not None:
         raise ApiError(403, "forbidden", "the audit log is for the bot owner and API keys")
-    limit = _int_param(q.get("limit"), "limit", 1, 1000, 100)
+    limit = parse_int(q.get("limit"), "limit", 1, 1000, 100)
     entries = await dash.audit.recent(limit)
     return json_response(
         request,
@@ -185,12 +176,12 @@ async def revoke_sessions(request: web.Request) -> web.Response:
     if who.guild is not None:
         raise ApiError(403, "forbidden", "revoking sessions is for the bot owner and API keys")
     check_origin(request)
-    raw = q.get("user")
-    if raw is None or not raw.isascii() or not raw.isdigit() or not 0 < int(raw) < 2**64:
-        raise BadParameter("user", "a Discord user id (a whole number)")
-    ended = await dash.sessions.revoke_user(int(raw))
-    log.info("%s revoked %d dashboard session(s) of user %s", who.who, ended, raw)
-    return json_response(request, {"user": raw, "revoked": ended})
+    user = parse_snowflake(q.get("user"), "user")
+    if user is None:
+        raise BadParameter("user", "a Discord user id (required)")
+    ended = await dash.sessions.revoke_user(user)
+    log.info("%s revoked %d dashboard session(s) of user %d", who.who, ended, user)
+    return json_response(request, {"user": str(user), "revoked": ended})
 
 
 @routes.get("/api/openapi.json")

@@ -114,8 +114,32 @@ async def audit_middleware(request: web.Request, handler: Handler) -> web.Stream
             dash.audit.record(who, scope, request.method, path, status, remote)
 
 
+MAX_QUERY_BYTES = 4096
+"""Longer query strings get 414 (the server reads up to ``server.MAX_LINE_BYTES`` to say so)."""
+MAX_HEADER_BYTES = 16384
+"""Requests whose headers add up to more get 431."""
+
+
+def _oversized(request: web.Request) -> web.Response | None:
+    """A JSON 414/431 for an oversized request line or headers (logged as one line)."""
+    if len(request.query_string) > MAX_QUERY_BYTES:
+        log.warning("refused a query string of %d bytes from %s",
+                    len(request.query_string), request.remote)  # fmt: skip
+        return json_error(414, "uri_too_long",
+                          f"the query string is longer than {MAX_QUERY_BYTES} bytes")  # fmt: skip
+    size = sum(len(name) + len(value) for name, value in request.raw_headers)
+    if size > MAX_HEADER_BYTES:
+        log.warning("refused %d bytes of request headers from %s", size, request.remote)
+        return json_error(431, "headers_too_large",
+                          f"the request's headers are larger than {MAX_HEADER_BYTES} bytes")  # fmt: skip
+    return None
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    oversized = _oversized(request)
+    if oversized is not None:
+        return oversized
     try:
         return await handler(request)
     except ApiError as exc:
@@ -125,9 +149,12 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         # the reason (with the file's path) stays in the log; the answer names no path
         return json_error(503, "store_unavailable", "the metrics database cannot be read right now")
     except web.HTTPException as exc:
-        if request.path.startswith("/api/") and exc.status >= 400:
-            return json_error(exc.status, exc.reason.lower().replace(" ", "_"), exc.reason)
-        raise
+        if exc.status < 400:
+            raise
+        response = json_error(exc.status, exc.reason.lower().replace(" ", "_"), exc.reason)
+        if "Allow" in exc.headers:  # 405: which methods the route has
+            response.headers["Allow"] = exc.headers["Allow"]
+        return response
     except Exception:
         if not request.path.startswith("/api/"):
             raise

@@ -11,7 +11,7 @@ from typing import Any
 
 from monitoring.store.base import RESOLUTIONS
 
-from .params import MAX_HOURS
+from .params import MAX_HOURS, MAX_POINTS, SNOWFLAKE_PATTERN
 
 __all__ = ["openapi_spec"]
 
@@ -38,9 +38,10 @@ _GUILD = {
     "name": "guild",
     "in": "query",
     "required": False,
-    "description": "A guild id (17-20 digits). Absent: every guild the caller may see; a guild "
-    "manager's session always means their guild (another id is 403).",
-    "schema": {"type": "string", "pattern": "^[0-9]{17,20}$"},
+    "description": "A guild id (17 to 19 digits, no leading zero, below 2^63). Absent: every "
+    "guild the caller may see; a guild manager's session always means their guild (another id "
+    "is 403).",
+    "schema": {"type": "string", "pattern": SNOWFLAKE_PATTERN},
 }
 _HOURS = {
     "name": "hours",
@@ -217,8 +218,9 @@ _STEP = {
     "name": "step",
     "in": "query",
     "required": False,
-    "description": "Seconds per point; rounded up to whole hours for ranges past minute "
-    "retention. Default: about 300 points.",
+    "description": f"Seconds per point. Where it would give more than {MAX_POINTS} points, the "
+    "finest listed step that fits is used; past the minute rows' retention it is rounded up to "
+    "whole hours. The answer's `step` says which was used. Default: about 300 points.",
     "schema": {"type": "integer", "enum": list(RESOLUTIONS)},
 }
 
@@ -232,22 +234,50 @@ def _limit(default: int, hi: int) -> dict[str, Any]:
     }
 
 
-def _op(summary: str, schema: dict[str, Any], params: list[dict[str, Any]]) -> dict[str, Any]:
+_ERRORS = {
+    400: "A bad, unknown or repeated parameter (named in the body)",
+    401: "No or wrong credentials",
+    403: "Outside the caller's guild or rights, or a cross-site Origin",
+    414: "The query string is too long",
+    421: "Not one of this dashboard's host names",
+    429: "Too many requests without valid credentials from this address (see Retry-After)",
+    431: "The request's headers are too large",
+    503: "Database or module unavailable",
+}
+_AUTHENTICATED = (400, 401, 403, 414, 421, 429, 431, 503)
+
+
+_WS_HANDSHAKE = [
+    {"name": name, "in": "header", "required": True, "schema": schema}
+    for name, schema in (
+        ("Upgrade", {"type": "string", "enum": ["websocket"]}),
+        ("Connection", {"type": "string", "enum": ["Upgrade"]}),
+        ("Sec-WebSocket-Version", {"type": "string", "enum": ["13"]}),
+        ("Sec-WebSocket-Key", {"type": "string", "pattern": "^[A-Za-z0-9+/]{21}[AQgw]==$"}),
+    )
+]
+"""The handshake headers a WebSocket client sends (without them /ws answers 400)."""
+
+
+def _text(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"text/plain": {"schema": _STR}}}
+
+
+def _errors(*codes: int) -> dict[str, Any]:
     ref = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    return {str(code): {"description": _ERRORS[code], **ref} for code in codes}
+
+
+def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _op(summary: str, schema: dict[str, Any], params: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "get": {
             "summary": summary,
             "parameters": params,
-            "responses": {
-                "200": {
-                    "description": "OK",
-                    "content": {"application/json": {"schema": schema}},
-                },
-                "400": {"description": "A bad parameter (named in the body)", **ref},
-                "401": {"description": "No or wrong credentials", **ref},
-                "403": {"description": "Outside the caller's guild", **ref},
-                "503": {"description": "Database or module unavailable", **ref},
-            },
+            "responses": {"200": _json(schema), **_errors(*_AUTHENTICATED)},
         }
     }
 
@@ -261,7 +291,13 @@ def openapi_spec() -> dict[str, Any]:
             "version": "1.0.0",
             "description": "Read-only metrics of a discord.py bot. Authenticate with "
             "`Authorization: Bearer <ANALYTICS_API_KEY>`, `X-API-Key`, or the session cookie "
-            "from the /dashboard command's one-time link. Guild ids are strings.",
+            "from the /dashboard command's one-time link (`monitor_session`, or "
+            "`__Host-monitor_session` over HTTPS). A key header that is present wins over the "
+            "cookie (a wrong key is 401 even beside a valid cookie); an empty one, or an "
+            "`Authorization` header of another scheme than Bearer, is not a key: it is ignored "
+            "and the cookie is used. Guild ids are strings. Every error is a JSON body "
+            "`{error, message}` (with `parameter` and `allowed` for a bad parameter); other "
+            "methods on a route get 405 with `Allow`.",
         },
         "components": {
             "schemas": {"Error": _ERROR},
@@ -313,27 +349,16 @@ def openapi_spec() -> dict[str, Any]:
                             "name": "user",
                             "in": "query",
                             "required": True,
-                            "schema": {"type": "string", "pattern": "^[0-9]{1,20}$"},
+                            "description": "A Discord user id",
+                            "schema": {"type": "string", "pattern": SNOWFLAKE_PATTERN},
                         }
                     ],
                     "responses": {
-                        "200": {
-                            "description": "How many sessions ended",
-                            "content": {
-                                "application/json": {
-                                    "schema": {
-                                        "type": "object",
-                                        "required": ["user", "revoked"],
-                                        "properties": {
-                                            "user": {"type": "string"},
-                                            "revoked": {"type": "integer", "minimum": 0},
-                                        },
-                                    }
-                                }
-                            },
-                        },
-                        "400": {"description": "A bad parameter (named in the body)"},
-                        "403": {"description": "Not the owner or an API key"},
+                        "200": _json(
+                            _obj({"user": _STR, "revoked": {"type": "integer", "minimum": 0}}),
+                            "How many sessions ended",
+                        ),
+                        **_errors(*_AUTHENTICATED),
                     },
                 }
             },
@@ -341,7 +366,10 @@ def openapi_spec() -> dict[str, Any]:
                 "get": {
                     "summary": "This document (no authentication)",
                     "security": [],
-                    "responses": {"200": {"description": "OK"}},
+                    "responses": {
+                        "200": _json({"type": "object"}),
+                        **_errors(400, 414, 421, 429, 431),
+                    },
                 }
             },
             "/metrics": {
@@ -349,22 +377,35 @@ def openapi_spec() -> dict[str, Any]:
                     "summary": "Prometheus text exposition (live bot only; MONITOR_METRICS_TOKEN "
                     "as a bearer token, or loopback clients when none is set)",
                     "security": [],
-                    "responses": {"200": {"description": "OK (text/plain; version=0.0.4)"}},
+                    "responses": {
+                        "200": _text("The exposition (text/plain; version=0.0.4)"),
+                        "401": _text("MONITOR_METRICS_TOKEN is set and was not sent"),
+                        "403": _text("Not this machine, and no MONITOR_METRICS_TOKEN is set"),
+                        **_errors(414, 421, 431),
+                    },
                 }
             },
             "/healthz": {
                 "get": {
-                    "summary": "Liveness (no authentication, no data)",
+                    "summary": "Liveness (no authentication, no data, any host name)",
                     "security": [],
-                    "responses": {"200": {"description": "OK"}},
+                    "responses": {
+                        "200": _json(_obj({"status": {"const": "ok"}})),
+                        **_errors(414, 431),
+                    },
                 }
             },
             "/ws": {
                 "get": {
                     "summary": "WebSocket: the realtime payload pushed every "
-                    "ANALYTICS_WEBSOCKET_UPDATE_INTERVAL seconds (Origin must match)",
-                    "parameters": [_GUILD],
-                    "responses": {"101": {"description": "Switching protocols"}},
+                    "ANALYTICS_WEBSOCKET_UPDATE_INTERVAL seconds (Origin must match). The "
+                    "server closes a socket with 4401 when its session ends, 4403 when its "
+                    "user loses their rights and 4429 over the per-sign-in socket cap.",
+                    "parameters": [_GUILD, *_WS_HANDSHAKE],
+                    "responses": {
+                        "101": {"description": "Switching protocols"},
+                        **_errors(*_AUTHENTICATED),
+                    },
                 }
             },
         },

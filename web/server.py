@@ -39,6 +39,9 @@ def check_bind(host: str, api_key: str | None) -> None:
         )
 
 
+MAX_LINE_BYTES = 256 * 1024
+
+
 def _url_host(host: str) -> str:
     if host in ("0.0.0.0", "::", ""):
         return "127.0.0.1" if host != "::" else "[::1]"
@@ -56,7 +59,10 @@ async def start_site(
     GOING_AWAY and runs the app's cleanup. Raises :class:`UnsafeBindError` or ``OSError``.
     """
     check_bind(host, api_key)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=5.0)
+    # request lines and headers up to MAX_LINE_BYTES are read, so that an oversized one gets the
+    # app's JSON 414/431 instead of the HTTP parser's plain 400 and a logged traceback
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=5.0,
+                           max_line_size=MAX_LINE_BYTES, max_field_size=MAX_LINE_BYTES)  # fmt: skip
     await runner.setup()
     try:
         site = web.TCPSite(runner, host, port, reuse_address=True)

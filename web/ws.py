@@ -32,6 +32,8 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     check_origin(request)
     check_known(request.query, ("guild",))
     guild = principal.resolve_guild(parse_guild(request.query.get("guild")))
+    if request.headers.get("Upgrade", "").lower() != "websocket":
+        raise ApiError(400, "websocket_expected", "send a WebSocket upgrade (Upgrade: websocket)")
     transport = request.transport
     if transport is None:  # the peer went away during the handshake
         raise ApiError(400, "gone", "connection closed")

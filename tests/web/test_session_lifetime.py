@@ -18,7 +18,7 @@ from .conftest import cookie_headers, key_headers, sign_in
 from .seed import G1
 
 Client = TestClient[Any, Any]
-USER = 4242
+USER = 304_987_654_321_000_042
 
 
 async def _closed_with(ws: aiohttp.ClientWebSocketResponse) -> int | None:
