@@ -146,6 +146,16 @@ def _ceil(ts: float, step: int) -> int:
     return -int(-ts // step) * step
 
 
+def _edge(ts: float) -> int:
+    """A range edge as a whole second, for comparing with row stamps (whole seconds).
+
+    For a whole-second stamp, ``start <= ts < end`` holds exactly when
+    ``_edge(start) <= ts < _edge(end)``. ``int()`` would round ``end`` down and drop the rows
+    stamped in its own second: right after a minute turns, the current minute's row.
+    """
+    return _ceil(ts, 1)
+
+
 class SQLiteStore:
     """The embedded time-series store. Construct, then ``await open()``; ``await close()``.
 
@@ -479,7 +489,7 @@ class SQLiteStore:
         Edges that do not fill an hour come from minute rows while those are retained.
         """
         minute_floor = self._minute_floor(guild)
-        s, e = int(start), int(end)
+        s, e = _edge(start), _edge(end)
         if not hourly and s >= minute_floor:
             h_lo, h_hi = _ceil(s, 3600), _floor(e, 3600)
             if h_hi - h_lo < 3600 * 2:
@@ -548,7 +558,7 @@ class SQLiteStore:
                   FROM {table} WHERE {where} AND ts >= ? AND ts < ?
                   GROUP BY t ORDER BY t)
         """
-        rows = await self._read(sql, [*params, lo, int(end)])
+        rows = await self._read(sql, [*params, lo, _edge(end)])
         return [SeriesPoint(int(r[0]), int(r[1]), float(r[2]), *r[3:]) for r in rows]
 
     async def aggregate(
@@ -602,7 +612,7 @@ class SQLiteStore:
                 source, sparams = await self._guild_commands_source(metric, start, end, guild)
             else:
                 source = "(SELECT * FROM rollup_day WHERE ts >= ? AND ts < ?)"
-                sparams = [_floor(start, 86400), int(end)]
+                sparams = [_floor(start, 86400), _edge(end)]
             where, params, label = (
                 "metric = ? AND guild = ? AND command != ''",
                 [
@@ -668,7 +678,7 @@ class SQLiteStore:
         )
         return source, [
             _floor(start, 86400),
-            int(end),
+            _edge(end),
             guild,
             guild,
             int(raw_from * 1000),
@@ -729,19 +739,19 @@ class SQLiteStore:
             rows = await self._read(
                 "SELECT COALESCE(SUM(count), 0) FROM rollup_day WHERE metric = 'users' "
                 "AND guild = ? AND command = '' AND ts >= ? AND ts < ?",
-                [g, _floor(start, 86400), int(end)],
+                [g, _floor(start, 86400), _edge(end)],
             )
         elif end - start <= 7200:
             rows = await self._read(
                 "SELECT COALESCE(SUM(count), 0) FROM rollup_hour WHERE metric = 'users' "
                 "AND guild = ? AND command = '' AND ts >= ? AND ts < ?",
-                [g, _floor(start, 3600), int(end)],
+                [g, _floor(start, 3600), _edge(end)],
             )
         else:
             rows = await self._read(
                 "SELECT COUNT(DISTINCT user_hash) FROM user_days WHERE guild = ? "
                 "AND day >= ? AND day < ?",
-                [g, _floor(start, 86400), int(end)],
+                [g, _floor(start, 86400), _edge(end)],
             )
         return int(rows[0][0] or 0)
 

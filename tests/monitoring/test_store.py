@@ -62,6 +62,24 @@ async def test_aggregate_percentiles_and_edges(store, recorder, clock) -> None: 
     assert errors.sum == 30
 
 
+async def test_a_range_ending_just_after_a_minute_turns_reads_that_minute(
+    store: SQLiteStore, recorder: Recorder, clock: FakeClock
+) -> None:
+    # /stats a moment after the minute (here also the hour) turned: the new minute's row is
+    # stamped with the same whole second as the end of the range, and lies inside it
+    clock.advance(3600.25)
+    recorder.tick()
+    recorder.message(1, 7)
+    await store.write(recorder.drain())
+    now = clock()
+    assert (await store.aggregate("messages", now - 3600, now)).count == 1
+    assert (await store.aggregate("messages", now - 86400, now, guild=1)).count == 1
+    assert (await store.aggregate("messages", now - 86400, now - 0.5)).count == 0
+    assert [p.count for p in await store.series("messages", now - 3600, now)] == [1]
+    assert [p.count for p in await store.series("messages", now - 30 * 86400, now)] == [1]
+    assert await store.distinct_users(now - 3600, now) == 1
+
+
 async def test_top_change_and_command_stats(store, recorder, clock) -> None:  # type: ignore[no-untyped-def]
     for i in range(30):
         recorder.command("slow", "slash", 1, 1, 900.0 + i, True)
