@@ -6,6 +6,7 @@ import asyncio
 import os
 import threading
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import discord.ext.test as dpytest
@@ -130,6 +131,14 @@ async def test_reload_leaves_no_task_file_handle_socket_thread_or_process(
     dpy_env: DpyEnv, env_config: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MONITOR_CHART_EXECUTOR", "process")  # the default, with its worker
+    # How many idle workers the loop's default executor (``asyncio.to_thread``) keeps depends on
+    # timing: CPython's ThreadPoolExecutor starts another worker when a job arrives before the
+    # worker that ran the previous one has marked itself idle (``SQLiteStore.open`` runs two jobs
+    # back to back). One worker takes the race away: the first cycle may start it, and then the
+    # second must add nothing at all.
+    asyncio.get_running_loop().set_default_executor(
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="asyncio")
+    )
     before = await _settled_snapshot()
     await _cycle(dpy_env)
     middle = await _settled_snapshot()
