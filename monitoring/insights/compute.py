@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import datetime as dt
 import logging
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
@@ -197,7 +198,7 @@ async def _fetch_dau(store: Any, guild: int, first: int, end: float) -> list[tup
     rows = await store.fetchall(
         "SELECT day, COUNT(*) FROM user_days WHERE guild = ? AND day >= ? AND day < ? "
         "GROUP BY day ORDER BY day",
-        (guild, first, int(end)),
+        (guild, first, math.ceil(end)),  # int() would drop today's row in its first second
     )
     return [(int(r[0]), int(r[1])) for r in rows]
 
