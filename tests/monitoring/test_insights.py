@@ -160,3 +160,12 @@ async def test_works_without_a_monitor(db_path: Path, clock: FakeClock) -> None:
 
         ins = await compute_insights(Source(), now=clock(), days=1)
         assert ins.recommendations == ()
+
+
+async def test_todays_users_count_from_the_first_second_of_the_day(db_path: Path) -> None:
+    clock = FakeClock(DAY0 + 3 * DAY + 0.4)  # 0.4 s into day 3
+    async with open_monitor(db_path, clock) as monitor:
+        await monitor.store.write(Batch(user_days=tuple(_users(3, {1, 2, 3}))))
+        ins = await compute_insights(monitor, now=clock(), days=2)
+        dau = {d.day.day: d.users for d in ins.user_behavior.daily_active_users}
+        assert dau == {4: 3}  # 2026-01-04, whose row is stamped at its first second
