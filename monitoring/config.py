@@ -192,7 +192,14 @@ class FieldSpec:
 
 
 FIELDS: tuple[FieldSpec, ...] = (
-    FieldSpec("metrics_enabled", "METRICS_ENABLED", _bool, True, "Collect metrics at all."),
+    FieldSpec(
+        "metrics_enabled",
+        "METRICS_ENABLED",
+        _bool,
+        True,
+        "Collect metrics at all; false: no listener, sampler or custom metric records anything, "
+        "and /stats says so (stored data stays readable).",
+    ),
     FieldSpec(
         "retention_days",
         "METRICS_RETENTION_DAYS",
@@ -293,7 +300,7 @@ FIELDS: tuple[FieldSpec, ...] = (
         "ANALYTICS_DATA_PATH",
         _path,
         Path("data/analytics"),
-        "Folder for analysis results.",
+        "Folder for JSON analysis reports (python -m monitoring.report --format json).",
     ),
     FieldSpec("reports_path", "REPORTS_PATH", _path, Path("reports"), "Folder for CLI reports."),
     FieldSpec(
@@ -485,6 +492,13 @@ FIELDS: tuple[FieldSpec, ...] = (
 
 _BY_NAME = {spec.name: spec for spec in FIELDS}
 
+RETIRED_ENV = "METRICS_SAVE_INTERVAL_MINUTES"
+"""The reference design's hourly save, replaced by batched writes every few seconds."""
+_RETIRED_WARNING = (
+    "%s=%r is not used: metrics are written every MONITOR_FLUSH_INTERVAL_SECONDS (default 2 s) "
+    "instead of every N minutes, so a crash loses seconds, not an hour; remove the setting"
+)
+
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Config:
@@ -591,6 +605,9 @@ def load_config(
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             raise ConfigError(f"{toml_path}: not a readable TOML file: {exc}") from None
         for key, raw in data.items():
+            if key == RETIRED_ENV.lower():
+                log.warning(_RETIRED_WARNING, f"{toml_path}: {key}", raw)
+                continue
             if key == "alert_rules":
                 if not isinstance(raw, list) or not all(isinstance(r, dict) for r in raw):
                     raise ConfigError(f"{toml_path}: alert_rules must be an array of tables")
@@ -605,6 +622,8 @@ def load_config(
     for spec in FIELDS:
         if spec.env in env:
             values[spec.name] = _parse(spec, env[spec.env], spec.env)
+    if RETIRED_ENV in env:
+        log.warning(_RETIRED_WARNING, RETIRED_ENV, env[RETIRED_ENV])
 
     config = Config(**values, alert_rules=rules)
     if not config.dashboard_is_loopback and config.dashboard_enabled and not config.api_key:

@@ -49,7 +49,7 @@ class Timer:
 
     def _record(self, started: float) -> None:
         elapsed = (time.perf_counter() - started) * 1000
-        self._monitor.recorder.observe(self._metric, elapsed, **self._labels)
+        self._monitor.observe(self._metric, elapsed, **self._labels)
 
     def __enter__(self) -> Timer:
         self._stack.append(time.perf_counter())
@@ -150,12 +150,11 @@ class Monitor:
             except StoreError as exc:
                 log.warning("could not load error groups: %s", exc)
         if background and not self._tasks:
-            for name, coro in (
-                ("flush", self._flush_loop()),
-                ("loop-lag", self.loop_lag.run()),
-                ("system", self.system.run()),
-            ):
-                self._tasks.append(asyncio.create_task(coro, name=f"monitoring-{name}"))
+            loops = {"flush": self._flush_loop}
+            if self.config.metrics_enabled:  # off: nothing is sampled
+                loops |= {"loop-lag": self.loop_lag.run, "system": self.system.run}
+            for name, loop in loops.items():
+                self._tasks.append(asyncio.create_task(loop(), name=f"monitoring-{name}"))
 
     async def save_state(self) -> None:
         """Persist in-memory state kept beside the metrics (error groups)."""
@@ -187,15 +186,18 @@ class Monitor:
 
     def inc(self, metric: str, value: float = 1.0, **labels: Any) -> None:
         """Add to one of the bot's own counters (labels: guild, command, shard, kind)."""
-        self.recorder.inc(metric, value, **labels)
+        if self.config.metrics_enabled:
+            self.recorder.inc(metric, value, **labels)
 
     def gauge(self, metric: str, value: float, **labels: Any) -> None:
         """Set one of the bot's own gauges."""
-        self.recorder.gauge(metric, value, **labels)
+        if self.config.metrics_enabled:
+            self.recorder.gauge(metric, value, **labels)
 
     def observe(self, metric: str, value: float, **labels: Any) -> None:
         """One observation into one of the bot's own histograms."""
-        self.recorder.observe(metric, value, **labels)
+        if self.config.metrics_enabled:
+            self.recorder.observe(metric, value, **labels)
 
     def timer(self, metric: str, **labels: Any) -> Timer:
         """A timer (context manager or decorator) recording milliseconds into ``metric``."""

@@ -28,7 +28,7 @@ from monitoring.store.base import StoreError
 from . import embeds
 from .hooks import Hooks
 from .listeners import Listeners
-from .replies import build_stats, stats_message
+from .replies import COLLECTION_OFF, build_stats, stats_message
 
 __all__ = ["DEFER_AFTER", "GATEWAY_INTERVAL", "MonitoringCog", "NotAllowed"]
 
@@ -90,6 +90,13 @@ class MonitoringCog(Listeners, commands.Cog, name="Monitoring"):
         self.monitor.errors.add_secrets(token if isinstance(token, str) else None)
         await self.monitor.start()
         await self.renderer.start()
+        if not self.monitor.config.metrics_enabled:
+            # collection off: no listener is registered (discord.py adds this cog's listeners
+            # after cog_load, from this list)
+            self.__cog_listeners__ = []
+            log.warning("metrics collection is off (METRICS_ENABLED=false): /stats, /health and "
+                        "the dashboard show what was stored before")  # fmt: skip
+            return
         self.hooks.install()
         if self.bot.is_ready():
             self._guild_count()
@@ -217,21 +224,21 @@ class MonitoringCog(Listeners, commands.Cog, name="Monitoring"):
                 interaction,
                 embed=embeds.error_embed(
                     "Statistics unavailable",
-                    f"The monitoring database cannot be read right now: {exc}\n"
-                    "Metrics are still collected in memory; try again in a minute.",
+                    "The monitoring database cannot be read right now (the reason is in the "
+                    "bot's log).\nMetrics are still collected in memory; try again in a minute.",
                 ),
             )
             return
-        await self._send(
-            interaction,
-            **stats_message(
-                reply,
-                scope=label,
-                can_embed=perms.embed_links,
-                can_attach=perms.attach_files,
-                guild_name=self._guild_name if guild is None else lambda _gid: None,
-            ),
+        message = stats_message(
+            reply,
+            scope=label,
+            can_embed=perms.embed_links,
+            can_attach=perms.attach_files,
+            guild_name=self._guild_name if guild is None else lambda _gid: None,
         )
+        if not self.monitor.config.metrics_enabled:
+            message["content"] = "\n".join(filter(None, [COLLECTION_OFF, message.get("content")]))
+        await self._send(interaction, **message)
 
     @app_commands.command(name="health", description="Health of the bot: gateway, database, host")
     @app_commands.default_permissions(manage_guild=True)

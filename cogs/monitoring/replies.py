@@ -27,6 +27,10 @@ log = logging.getLogger(__name__)
 
 CHART_FILE = "stats.png"
 NO_DATA = "No data yet for this period."
+COLLECTION_OFF = (
+    "Metrics collection is off (`METRICS_ENABLED=false`): these are the numbers stored before, "
+    "and nothing new is recorded."
+)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

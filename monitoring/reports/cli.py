@@ -1,7 +1,7 @@
 """``python -m monitoring.report``: a performance report from the monitoring database.
 
-Writes ``performance_report_<timestamp>.md`` (or ``.json`` with ``--format json``) into
-``--out`` (default ``REPORTS_PATH``) and PNG charts into ``--charts`` (default
+Writes ``performance_report_<timestamp>.md`` into ``--out`` (default ``REPORTS_PATH``), or
+``.json`` with ``--format json`` (default ``ANALYTICS_DATA_PATH``), and PNG charts into ``--charts`` (default
 ``VISUALIZATIONS_PATH``, or ``<out>/charts`` when ``--out`` is given). The database is opened
 read-only, so it is safe to run beside the bot. Progress goes to stderr; ``--quiet`` hides it.
 
@@ -75,7 +75,11 @@ def _parser() -> argparse.ArgumentParser:
         "monitoring database.",
     )
     p.add_argument("--days", type=int, default=7, help="days to cover, 1-90 (default 7)")
-    p.add_argument("--out", type=Path, help="folder for the report (default REPORTS_PATH)")
+    p.add_argument(
+        "--out",
+        type=Path,
+        help="folder for the report (default REPORTS_PATH; ANALYTICS_DATA_PATH with --format json)",
+    )
     p.add_argument("--charts", type=Path, help="folder for charts (default VISUALIZATIONS_PATH)")
     p.add_argument("--db", type=Path, help="database file (default MONITOR_DB_PATH)")
     p.add_argument("--format", choices=("markdown", "json"), default="markdown")
@@ -142,7 +146,8 @@ async def run(
         stderr.write(f"error: {exc}\n")
         return 2
     db = args.db or config.db_path
-    out_dir = args.out or config.reports_path
+    default_dir = config.analytics_data_path if args.format == "json" else config.reports_path
+    out_dir = args.out or default_dir
     chart_dir = args.charts or (args.out / "charts" if args.out else config.visualizations_path)
     progress = Progress(3 if not args.no_charts else 2, stderr, args.quiet)
     if not db.is_file():
