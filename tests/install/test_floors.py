@@ -13,8 +13,8 @@ from tests.install.venvs import REPO, declared_floors, make_venv, pip_install, r
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("floors")]
 
-# Not needed by the core and cog tests (the browser tests run in the main environment).
-_SKIPPED_TEST_TOOLS = ("playwright",)
+# Not needed by the core and cog tests (the browser and fuzz tests run in the main environment).
+_SKIPPED_TEST_TOOLS = ("playwright", "schemathesis")
 
 
 def _test_tools() -> list[str]:
