@@ -157,7 +157,9 @@ class Monitor:
                 self._tasks.append(asyncio.create_task(loop(), name=f"monitoring-{name}"))
 
     async def save_state(self) -> None:
-        """Persist in-memory state kept beside the metrics (error groups)."""
+        """Persist in-memory state kept beside the metrics (error groups); forget groups past
+        retention (their rows go with the store's retention run)."""
+        self.errors.forget_before(self.clock() - self.config.retention_days * 86400)
         if getattr(self.store, "is_open", False):
             try:
                 await self.errors.save(self.store)

@@ -18,7 +18,7 @@ from typing import Any
 
 from .clock import Clock, system_clock
 from .redaction import redact
-from .store.schema import register_migrations
+from .store.schema import register_migrations, register_retention
 
 __all__ = ["ErrorGroup", "ErrorTracker", "fingerprint", "redact", "short_traceback"]
 
@@ -44,6 +44,7 @@ register_migrations(
         """
     ],
 )
+register_retention("errors", [("error_groups", "DELETE FROM error_groups WHERE last_seen < ?")])
 
 
 def _frames(tb: TracebackType | None) -> list[traceback.FrameSummary]:
@@ -149,6 +150,14 @@ class ErrorTracker:
         """Most frequent groups seen since ``since``."""
         recent = [g for g in self.groups.values() if g.last_seen >= since]
         return sorted(recent, key=lambda g: (-g.count, -g.last_seen))[:n]
+
+    def forget_before(self, cut: float) -> int:
+        """Drop groups last seen before ``cut`` (retention; a saved group's row goes with the
+        store's retention run); returns how many were dropped."""
+        old = [fp for fp, g in self.groups.items() if g.last_seen < cut and fp not in self._dirty]
+        for fp in old:
+            del self.groups[fp]
+        return len(old)
 
     async def load(self, store: Any) -> None:
         """Load persisted groups (``store`` is a SQLiteStore)."""

@@ -22,7 +22,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from ..store.schema import register_migrations
+from ..store.schema import register_migrations, register_retention
 from .engine import AlertState, EngineState, Silence
 
 __all__ = ["AlertStore", "ErrorPost", "Incident", "MessageRef", "ReportRun"]
@@ -59,6 +59,15 @@ register_migrations(
             posted_at REAL, late INTEGER NOT NULL DEFAULT 0, message_id INTEGER
         )
         """
+    ],
+)
+register_retention(
+    "alerts",
+    [  # history only: open incidents, live alert state and silences are kept
+        ("alert_incidents", "DELETE FROM alert_incidents WHERE resolved < ?"),
+        ("alert_messages", "DELETE FROM alert_messages WHERE closed = 1 AND created < ?"),
+        ("alert_error_posts", "DELETE FROM alert_error_posts WHERE updated < ?"),
+        ("report_runs", "DELETE FROM report_runs WHERE scheduled < ?"),
     ],
 )
 

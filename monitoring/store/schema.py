@@ -64,6 +64,16 @@ MIGRATIONS: dict[str, list[str]] = {"core": [_CORE_V1]}
 """component -> ordered SQL scripts; script ``i`` brings the component to version ``i + 1``."""
 
 
+RETENTION: dict[str, tuple[tuple[str, str], ...]] = {}
+"""component -> (table, DELETE statement) pairs run with retention; the statement's one parameter
+is the cut-off time (``now - METRICS_RETENTION_DAYS``)."""
+
+
+def register_retention(component: str, statements: list[tuple[str, str]]) -> None:
+    """Declare how a component's own tables are trimmed (the store runs them with its rollups)."""
+    RETENTION[component] = tuple(statements)
+
+
 def register_migrations(component: str, scripts: list[str]) -> None:
     """Declare a component's migrations (idempotent when called again with the same list)."""
     existing = MIGRATIONS.get(component)

@@ -37,7 +37,7 @@ from .base import (
     TopItem,
     choose_step,
 )
-from .schema import APPLICATION_ID, MIGRATIONS
+from .schema import APPLICATION_ID, MIGRATIONS, RETENTION
 
 __all__ = ["SQLiteStore", "classify_error"]
 
@@ -458,6 +458,7 @@ class SQLiteStore:
             ):
                 cur = await conn.execute(sql, (arg,))
                 deleted += max(cur.rowcount, 0)
+            deleted += await _feature_retention(conn, hour_cut)
         if deleted:
             log.info("retention removed %d rows", deleted)
         return deleted
@@ -864,3 +865,16 @@ def _create_private(path: Path) -> None:
         log.debug("could not pre-create %s: %s", path, exc)
         return
     os.close(fd)
+
+
+async def _feature_retention(conn: aiosqlite.Connection, cut: int) -> int:
+    """Trim the feature tables (error groups, alert history...) registered with their schema."""
+    existing = {row[0] for row in await conn.execute_fetchall(
+        "SELECT name FROM sqlite_master WHERE type = 'table'")}  # fmt: skip
+    deleted = 0
+    for statements in RETENTION.values():
+        for table, sql in statements:
+            if table in existing:  # the component's tables are made when it is first used
+                cur = await conn.execute(sql, (cut,))
+                deleted += max(cur.rowcount, 0)
+    return deleted
