@@ -231,7 +231,7 @@ class SQLiteStore:
             await asyncio.to_thread(self._check_file)
             if not self.readonly:
                 try:
-                    await asyncio.to_thread(self.path.parent.mkdir, parents=True, exist_ok=True)
+                    await asyncio.to_thread(self.path.parent.mkdir, 0o700, True, True)  # private
                 except OSError as exc:
                     raise StoreUnavailable(
                         f"{self.path}: cannot create the folder {self.path.parent} ({exc})"

@@ -186,6 +186,7 @@ async def test_a_new_database_file_is_private(tmp_path: Path) -> None:
         assert len(files) == 3  # the database, its -wal and its -shm
         for file in files:
             assert file.stat().st_mode & 0o777 == 0o600, file
+        assert path.parent.stat().st_mode & 0o777 == 0o700  # a folder it made is private too
     finally:
         await store.close()
 
