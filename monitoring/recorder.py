@@ -35,6 +35,7 @@ __all__ = [
     "Batch",
     "BoundCounter",
     "BoundHistogram",
+    "Closed",
     "CommandRow",
     "Key",
     "Recorder",
@@ -168,6 +169,17 @@ class Batch:
             + len(self.commands)
             + len(self.user_days)
         )
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Closed:
+    """Windows handed over by :meth:`Recorder.swap`, waiting for :meth:`Recorder.aggregate`."""
+
+    windows: list[_Window]
+    now: float
+    final: bool
+    current_minute: int
+    """Start of the window recording continues into (held daily rows before its hour are due)."""
 
 
 class _Agg:
@@ -436,8 +448,27 @@ class Recorder:
             )
         return dropped
 
+    def swap(self, now: float | None = None, *, final: bool = False) -> Closed:
+        """Close every window (the current one too) and hand them over: O(1), on the loop.
+
+        The returned :class:`Closed` goes to :meth:`aggregate`, which runs elsewhere (the
+        flusher runs it in a worker thread). Recording continues into a fresh window.
+        """
+        self.tick(now)
+        windows, self._sealed = [*self._sealed, self._cur], []
+        self._cur = _Window(self._cur.minute)
+        return Closed(windows, self._clock() if now is None else now, final, self._cur.minute)
+
     def drain(self, now: float | None = None, *, final: bool = False) -> Batch:
-        """Close all windows (the current one too) and return their rows.
+        """:meth:`swap` and :meth:`aggregate` in one call (tests, backfills, simulations)."""
+        return self.aggregate(self.swap(now, final=final))
+
+    def aggregate(self, closed: Closed) -> Batch:
+        """The rows of closed windows: rollups, fan-out, histogram blobs, hashed users.
+
+        Runs off the event loop (one caller at a time: the flusher holds its lock); it is the
+        only reader and writer of the recorder's drain-side state (label sets, distinct-user
+        sets, held daily rows, totals), so it needs no lock of its own.
 
         Per-guild x per-command daily rows are held back and released once their hour is over
         (all of them on ``final``, at shutdown), with ``day_watermark`` saying up to when they
@@ -445,14 +476,11 @@ class Recorder:
         per row per flush. Queries add the raw invocations after the watermark; a crash loses
         at most the current hour of that daily breakdown, which the raw invocations still hold.
         """
-        self.tick(now)
-        windows = [*self._sealed, self._cur]
-        self._sealed = []
-        self._cur = _Window(self._cur.minute)
+        final = closed.final
         out = _Drained()
-        for window in windows:
+        for window in closed.windows:
             self._drain_window(window, out)
-        current_hour = self._cur.minute // 3600 * 3600
+        current_hour = closed.current_minute // 3600 * 3600
         watermark: float | None = None
         if final or any(h < current_hour for h in self._held_days):
             release = [h for h in self._held_days if final or h < current_hour]
@@ -461,7 +489,7 @@ class Recorder:
                     out.merge(out.days, slot, agg)
             # exclusive end of what the released rows cover: the current hour's start, or on
             # ``final`` just past now (a raw row stamped "now" is in the released rows)
-            watermark = ((self._clock() if now is None else now) + 0.001) if final else current_hour
+            watermark = (closed.now + 0.001) if final else current_hour
         batch = Batch(
             minute_rows=tuple(out.minute_rows),
             hour_rows=tuple(a.row(k, ts) for (k, ts), a in out.hours.items()),
