@@ -336,8 +336,14 @@ async def main(argv: list[str] | None = None) -> None:
         sys.stdout.write(f"{result}\n")
         sys.stdout.flush()
         cells.append(result)
+    flat: dict[str, Any] = {}
+    for c in cells:  # top-level figures per cell, for make bench's table
+        for key, value in c.items():
+            if key not in ("guilds", "events_per_s") and isinstance(value, int | float):
+                flat[f"{key}_{c['guilds']}"] = value
     emit(
         {
+            **flat,
             "cells": cells,
             "targets_met": all(c["targets_met"] for c in cells),
             "machine": machine(),
