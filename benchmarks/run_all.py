@@ -34,7 +34,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 SKIP = {"_common", "run_all", "__init__"}
 DEFAULT_TIMEOUT = 900.0
-TIMEOUTS = {"store": 1800.0, "stats_command": 1800.0}
+TIMEOUTS = {"store": 1800.0, "stats_command": 1800.0, "scale": 7200.0}
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -63,6 +63,17 @@ CLAIMS: dict[str, tuple[Claim, ...]] = {
         Claim("flush_loop_lag_ms_max", "ms", None, ("<=", 5.0)),
         Claim("query_30d_ms", "ms", "query_24h_raw_ms", ("<=", 30.0)),
         Claim("db_bytes_30d", "B", None, ("<=", 100e6)),
+    ),
+    "scale": tuple(
+        claim
+        for g in (1000, 10000, 100000)
+        for claim in (
+            Claim(f"loop_block_max_ms_{g}", "ms", None, ("<=", 5.0)),
+            Claim(f"drain_loop_ms_max_{g}", "ms", None, ("<=", 1.0)),
+            Claim(f"write_ms_p99_{g}", "ms", None, ("<=", 500.0)),
+            Claim(f"db_bytes_30d_{g}", "B", None, ("<=", 1.5e9 if g >= 100000 else 250e6)),
+            Claim(f"stats_query_ms_all_{g}", "ms", None, ("<=", 30.0)),
+        )
     ),
     "listener": (Claim("on_message_overhead_us", "µs", "bare_dispatch_us", ("<=", "target_us")),),
     "stats_command": (

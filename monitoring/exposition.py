@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import weakref
 from bisect import bisect_left
 from collections.abc import Callable, Sequence
@@ -64,6 +65,8 @@ class Cumulative:
     def __init__(self, recorder: Recorder | None = None, *, per_guild: bool = False) -> None:
         self.recorder = recorder
         self.per_guild = per_guild
+        self.lock = threading.Lock()
+        """Held while a batch is fed (worker thread) and while the loop reads the totals."""
         self.counters: dict[tuple[Spec, Labels], float] = {
             (spec, ()): 0.0 for spec in COUNTERS.values() if not spec.labels
         }
@@ -107,7 +110,7 @@ class Cumulative:
         gauges = self.recorder.last_gauges if self.recorder is not None else {}
         if has_buckets:
             kind = "histogram"
-        elif any(key[0] == metric for key in gauges):
+        elif any(key[0] == metric for key in list(gauges)):  # written by the loop
             kind = "gauge"
         else:
             kind = "counter"
@@ -119,7 +122,14 @@ class Cumulative:
         return spec
 
     def feed(self, batch: Batch) -> None:
-        """Add one drained batch (the recorder's ``on_drain`` hook)."""
+        """Add one drained batch (the recorder's ``on_drain`` hook).
+
+        Runs in the flusher's worker thread; readers on the loop take :attr:`lock` too.
+        """
+        with self.lock:
+            self._feed(batch)
+
+    def _feed(self, batch: Batch) -> None:
         for (
             metric,
             guild,
@@ -197,6 +207,10 @@ class Cumulative:
 
     def families(self) -> list[Family]:
         """The recorded counters and histograms (sorted by name)."""
+        with self.lock:
+            return self._families()
+
+    def _families(self) -> list[Family]:
         grouped: dict[Spec, list[Sample]] = {}
         for (spec, labels), value in self.counters.items():
             grouped.setdefault(spec, []).append(Sample("", labels, value))
@@ -215,7 +229,9 @@ class Cumulative:
         ]
 
     def top_guilds(self, n: int) -> list[tuple[int, list[float]]]:
-        return sorted(self.guilds.items(), key=lambda kv: (-kv[1][0] - kv[1][1], kv[0]))[:n]
+        with self.lock:
+            ranked = sorted(self.guilds.items(), key=lambda kv: (-kv[1][0] - kv[1][1], kv[0]))
+        return ranked[:n]
 
 
 _ATTACHED: weakref.WeakKeyDictionary[Recorder, Cumulative] = weakref.WeakKeyDictionary()
@@ -239,7 +255,8 @@ def _gauge(name: str, help_: str, value: float | None, labels: Labels = ()) -> F
 
 
 def _shard_families(cum: Cumulative, shards: Sequence[Any]) -> list[Family]:
-    latency = {s: v for s, v in cum.gateway.items() if s >= 0}
+    with cum.lock:
+        latency = {s: v for s, v in cum.gateway.items() if s >= 0}
     up: list[Sample] = []
     for state in shards:
         sid = int(state.shard_id)
