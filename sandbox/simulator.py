@@ -29,7 +29,7 @@ from monitoring import FakeClock, Recorder
 from monitoring.errors import ErrorTracker
 
 from .models import Channel, Member
-from .traffic import Incident, SimulatedFailure, Slice, TrafficModel, activity, failure
+from .traffic import Incident, SimulatedFailure, Slice, TrafficModel, failure
 
 if TYPE_CHECKING:
     from .emulator import DiscordEmulator
@@ -147,7 +147,7 @@ def _record_slice(
             rec.inc("voice_minutes", float(in_voice[guild]), guild=guild)
     rec.gauge("voice_active", float(sum(in_voice.values())))
     rec.gauge("guilds", float(len(model.guilds)))
-    rng, level = model.rng, activity(s.start, model.tz)
+    rng, level = model.rng, model.level(s.start)
     slow = s.conditions.latency_factor > 1
     for _ in range(6):
         rec.gauge("cpu_percent", min(100.0, 6 + 14 * level + rng.uniform(0, 6) + 25 * slow))

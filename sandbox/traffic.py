@@ -24,7 +24,7 @@ import itertools
 import logging
 import math
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 __all__ = [
     "COMMANDS",
@@ -255,6 +255,9 @@ class TrafficModel:
     """Seeded traffic for ``members`` (guild id -> member user ids, in order of activity).
 
     ``shards``: how many gateway shards reconnect; ``tz``: the users' local time zone.
+    ``rhythm(ts)``: the activity level at ``ts`` (default :func:`activity` in ``tz``, which
+    follows the hour and weekday); a test of live traffic passes a constant, so what it sees
+    does not depend on when it runs.
     """
 
     def __init__(
@@ -266,6 +269,7 @@ class TrafficModel:
         commands: Sequence[CommandProfile] = COMMANDS,
         shards: int = 1,
         tz: dt.tzinfo = dt.UTC,
+        rhythm: Callable[[float], float] | None = None,
     ) -> None:
         if not members or not all(members.values()):
             raise ValueError("the traffic model needs at least one guild with members")
@@ -274,6 +278,7 @@ class TrafficModel:
         self.commands = {c.name: c for c in commands}
         self.shards = shards
         self.tz = tz
+        self._rhythm = rhythm
         self.guilds = list(members)
         self.guild_weight = {g: 1.0 / (1 + 0.7 * i) for i, g in enumerate(self.guilds)}
         self._guild_picker = _Picker(range(len(self.guilds)), list(self.guild_weight.values()))
@@ -286,6 +291,10 @@ class TrafficModel:
         self.incidents: list[Incident] = []
         self.in_voice: dict[tuple[int, int], float] = {}
         """(guild, user) -> when they will leave."""
+
+    def level(self, ts: float) -> float:
+        """The activity level at ``ts`` (1.0 is the weekly mean)."""
+        return activity(ts, self.tz) if self._rhythm is None else self._rhythm(ts)
 
     # -- incidents ------------------------------------------------------------------------------
 
@@ -376,7 +385,7 @@ class TrafficModel:
     def plan(self, start: float, seconds: float) -> Slice:
         """What happens from ``start`` for ``seconds``."""
         rng, scale = self.rng, self.scale
-        level = activity(start + seconds / 2, self.tz)
+        level = self.level(start + seconds / 2)
         minutes = seconds / 60
         out = Slice(start, seconds, self.conditions(start))
 

@@ -18,18 +18,25 @@ from tests.e2e.conftest import SMALL, running
 
 BUSY = Scale(
     messages_per_minute=900,
-    commands_per_minute=300,
-    voice_sessions_per_hour=1500,
-    voice_minutes_mean=0.05,
-    member_joins_per_day=20_000,
+    commands_per_minute=600,
+    voice_sessions_per_hour=36_000,
+    voice_minutes_mean=0.01,
+    member_joins_per_day=432_000,
     reconnects_per_day=0,
 )
-"""Everything a few seconds of live traffic should show."""
+"""Everything a few seconds of live traffic should show: at activity 1.0, three seconds bring
+about 90 messages, 30 commands, 30 voice joins, 25 leaves and 30 member joins, so none of the
+counts below is short by chance (a Poisson count of mean 30 is 0 with probability 1e-13)."""
+
+
+def flat(ts: float) -> float:
+    """Activity 1.0 at any hour: the test sees the same rates whenever it runs."""
+    return 1.0
 
 
 async def test_live_traffic_reaches_the_bot(tmp_path: Path) -> None:
     async with running(tmp_path) as stack:
-        model = TrafficModel(stack.members, seed=3, scale=BUSY)
+        model = TrafficModel(stack.members, seed=3, scale=BUSY, rhythm=flat)
         await stack.bot.remove_cog("Demo commands")
         await stack.bot.add_cog(DemoCommands(model.outcome))  # latency/errors from the model
         traffic = LiveTraffic(
@@ -106,6 +113,17 @@ def test_the_model_is_seeded() -> None:
     members = {1: [10, 11, 12], 2: [20, 21]}
     plans = [TrafficModel(members, seed=5).plan(1_767_225_600.0, 600) for _ in range(2)]
     assert plans[0].messages == plans[1].messages and plans[0].commands == plans[1].commands
+
+
+def test_a_flat_rhythm_plans_alike_at_any_hour() -> None:
+    members = {1: [10, 11, 12], 2: [20, 21]}
+    monday_5am, saturday_9pm = 1_767_571_200.0 + 5 * 3600, 1_767_398_400.0 + 21 * 3600
+    night, evening = (
+        TrafficModel(members, seed=5, rhythm=flat).plan(ts, 600)
+        for ts in (monday_5am, saturday_9pm)
+    )
+    assert len(night.messages) == len(evening.messages) > 0
+    assert len(night.commands) == len(evening.commands) > 0
 
 
 def test_long_runs_forget_old_chat_messages() -> None:
