@@ -31,11 +31,11 @@ from .tools import wait_for
 GUILDS = [811111111111111111 + i for i in range(300)]
 MAX_ROWS = 1000
 BLOCKER = (
-    "import sqlite3, sys, time\n"
+    "import sqlite3, sys\n"
     "c = sqlite3.connect(sys.argv[1], timeout=10, isolation_level=None)\n"
     "c.execute('BEGIN EXCLUSIVE')\n"
     "print('locked', flush=True)\n"
-    "time.sleep(float(sys.argv[2]))\n"
+    "sys.stdin.read()\n"  # holds the lock until the test closes its stdin
     "c.execute('ROLLBACK')\n"
 )
 
@@ -129,15 +129,21 @@ async def test_read_only_then_locked(aiohttp_client: ClientFactory, tmp_path: Pa
 
         # 2. locked by another process
         blocker = await asyncio.create_subprocess_exec(
-            sys.executable, "-c", BLOCKER, str(db), "1.2", stdout=asyncio.subprocess.PIPE
+            sys.executable,
+            "-c",
+            BLOCKER,
+            str(db),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
         )
-        assert blocker.stdout is not None
+        assert blocker.stdin is not None and blocker.stdout is not None
         assert (await asyncio.wait_for(blocker.stdout.readline(), 10)).strip() == b"locked"
         dropped_before = monitor.flusher.stats.dropped_rows
         await bot.outage(1.0)
         stats = monitor.flusher.stats
         assert stats.consecutive_failures > 0 and "locked" in (stats.last_error or "")
         assert stats.dropped_rows > dropped_before
+        blocker.stdin.close()  # the lock is released now, not after a fixed time
         assert await blocker.wait() == 0
         await bot.recovered()
 
