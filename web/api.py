@@ -45,6 +45,14 @@ def _ctx(request: web.Request) -> tuple[Dashboard, Principal]:
     return request.app[DASHBOARD], principal
 
 
+def _owner_only(request: web.Request, what: str) -> tuple[Dashboard, Principal]:
+    """The context of a route for the bot owner and API keys (a guild's session gets 403)."""
+    dash, who = _ctx(request)
+    if who.guild is not None:
+        raise ApiError(403, "forbidden", f"{what} is for the bot owner and API keys")
+    return dash, who
+
+
 @routes.get("/api/session")
 async def session_info(request: web.Request) -> web.Response:
     check_known(request.query, ())
@@ -141,9 +149,7 @@ async def alerts(request: web.Request) -> web.Response:
 async def audit(request: web.Request) -> web.Response:
     q = request.query
     check_known(q, ("limit",))
-    dash, who = _ctx(request)
-    if who.guild is not None:
-        raise ApiError(403, "forbidden", "the audit log is for the bot owner and API keys")
+    dash, _ = _owner_only(request, "the audit log")
     limit = parse_int(q.get("limit"), "limit", 1, 1000, 100)
     entries = await dash.audit.recent(limit)
     return json_response(
@@ -172,9 +178,7 @@ async def revoke_sessions(request: web.Request) -> web.Response:
     """End every dashboard session of one Discord user, in every process (owner and API key)."""
     q = request.query
     check_known(q, ("user",))
-    dash, who = _ctx(request)
-    if who.guild is not None:
-        raise ApiError(403, "forbidden", "revoking sessions is for the bot owner and API keys")
+    dash, who = _owner_only(request, "revoking sessions")
     check_origin(request)
     user = parse_snowflake(q.get("user"), "user")
     if user is None:
