@@ -29,7 +29,7 @@ from .data import iso, realtime_metrics, system_payload
 from .feed import Feed
 from .network import Network
 from .ratelimit import RateLimiter
-from .sessions import Sessions
+from .sessions import Sessions, hash_token
 from .sources import ShardsFn, collect_health, health_payload, insights_payload
 
 __all__ = [
@@ -148,10 +148,11 @@ class Dashboard:
 
     async def session_principal(self, session_id: str) -> Principal | None:
         """The caller behind a session cookie, if the session lives and its rights hold."""
-        principal = await self.sessions.lookup(session_id)
-        if principal is None or principal.session is None:
-            return principal
-        (_, checked) = (await self.sessions.live([principal.session]))[principal.session]
+        session_hash = hash_token(session_id)
+        found = (await self.sessions.live([session_hash])).get(session_hash)  # one read
+        if found is None:
+            return None
+        principal, checked = found
         return principal if await self.rights_hold(principal, checked, self.clock()) else None
 
     async def ended_sessions(self, session_hashes: Iterable[str]) -> dict[str, int]:
