@@ -18,6 +18,9 @@ from .clock import Clock, system_clock
 from .recorder import Batch, Recorder
 from .store.base import Store, StoreCorrupt, StoreError
 
+DROPPED_METRIC = "monitor_dropped_rows"
+"""The counter of rows dropped while the store was unavailable (written once it is again)."""
+
 __all__ = ["FlushStats", "Flusher"]
 
 log = logging.getLogger(__name__)
@@ -97,7 +100,9 @@ class Flusher:
             batch = self._pending.popleft()
             self._pending_rows -= len(batch)
             self._dropped += len(batch)
-            self._dropped_unreported += len(batch)
+            # the batch may carry an earlier drop count that never reached the store (a second
+            # outage began before it was written): count it again, or those drops vanish
+            self._dropped_unreported += len(batch) + _dropped_count_in(batch)
             log.warning(
                 "monitoring buffer full (%d rows): dropped %d oldest rows",
                 self.max_rows,
@@ -154,7 +159,7 @@ class Flusher:
                 return False
             if self._dropped_unreported:
                 # recorded only now that the store takes writes, so the count itself is not lost
-                self.recorder.inc("monitor_dropped_rows", self._dropped_unreported)
+                self.recorder.inc(DROPPED_METRIC, self._dropped_unreported)
                 self._dropped_unreported = 0
                 self._enqueue(await self._drain(now))
                 if not await self._write_pending(now):
@@ -249,3 +254,9 @@ class Flusher:
                 self._last_error,
             )
         return done
+
+
+def _dropped_count_in(batch: Batch) -> int:
+    """The ``monitor_dropped_rows`` total a batch carries (its all-guilds minute rows)."""
+    return int(sum(row[7] for row in batch.minute_rows
+                   if row[0] == DROPPED_METRIC and row[1] == 0))  # fmt: skip

@@ -5,10 +5,12 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from monitoring import FakeClock, Flusher, Recorder, StoreCorrupt
+from monitoring.store.base import StoreUnavailable
 from monitoring.store.sqlite import SQLiteStore
 
 _OPEN: list[SQLiteStore] = []
@@ -204,3 +206,43 @@ async def test_an_existing_readable_file_keeps_its_mode_with_a_warning(
     await store.close()
     assert path.stat().st_mode & 0o777 == 0o644
     assert "can be read by other users" in caplog.text
+
+
+async def test_a_drop_count_lost_to_a_second_outage_is_counted_again(
+    db_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rec, store, flusher = make(db_path, clock, max_rows=1000)
+    assert await flusher.flush()
+    write = store.write
+    state = {"down": True, "refuse_drop_count": True}
+
+    async def flaky_write(batch: Any) -> None:
+        carries_count = any(r[0] == "monitor_dropped_rows" for r in batch.minute_rows)
+        if state["down"] or (carries_count and state["refuse_drop_count"]):
+            state["down"] = True  # the second outage starts as the drop count is written
+            raise StoreUnavailable("database is locked")
+        await write(batch)
+
+    monkeypatch.setattr(store, "write", flaky_write)
+
+    async def traffic(minutes: int) -> None:
+        for _ in range(minutes):
+            for guild in range(1, 30):
+                rec.message(guild, guild)
+            clock.advance(60)
+            rec.tick()
+            await flusher.flush(force=True)
+
+    await traffic(40)  # outage 1: rows dropped
+    first = flusher.stats.dropped_rows
+    assert first > 0
+    state["down"] = False
+    await traffic(1)  # back: the backlog is written, the drop count's batch is refused
+    await traffic(40)  # outage 2: that batch is among those dropped
+    state["down"] = state["refuse_drop_count"] = False
+    await traffic(2)
+    assert await flusher.flush(force=True)
+    stats = flusher.stats
+    assert stats.dropped_rows > first
+    dropped = await store.aggregate("monitor_dropped_rows", clock() - 86400, clock() + 60)
+    assert dropped.sum == stats.dropped_rows  # no drop went uncounted
