@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from monitoring.clock import Clock, system_clock
+from monitoring.redaction import REDACTED
 from monitoring.store.base import StoreError
 
 from . import schema as _schema  # noqa: F401 - registers the tables
@@ -30,7 +31,6 @@ audit_log = logging.getLogger("web.audit.access")
 SECRET_PARAMETERS = frozenset(
     {"token", "key", "api_key", "apikey", "access_token", "secret", "password", "code", "session"}
 )
-REDACTED = "[redacted]"
 
 
 def safe_path(path: str, query_string: str) -> str:
