@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-__all__ = ["Network", "is_loopback", "parse_ip"]
+__all__ = ["Network", "is_loopback", "is_loopback_host", "parse_ip"]
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,16 @@ def is_loopback(address: IPAddress | None) -> bool:
     return address is not None and address.is_loopback
 
 
+def is_loopback_host(host: str) -> bool:
+    """A bind address or host name that only this machine reaches (``localhost`` or loopback)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 class Network:
     """The trusted proxies and the allowed ``Host`` names of one server."""
 
@@ -55,10 +65,9 @@ class Network:
         self.trusted = tuple(ipaddress.ip_network(n, strict=False) for n in trusted_proxies)
         names = {urlsplit(u).hostname for u in public_urls if u}
         names.discard(None)
-        bind = parse_ip(bind_host)
         if names:
             self.hosts: frozenset[str] | None = frozenset({*_LOOPBACK_NAMES, *map(str, names)})
-        elif bind_host == "localhost" or is_loopback(bind):
+        elif is_loopback_host(bind_host):
             self.hosts = frozenset({*_LOOPBACK_NAMES, bind_host.lower()})
         else:
             self.hosts = None  # bound publicly with no public URL named: any name (API key needed)

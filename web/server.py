@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import socket
 
 from aiohttp import web
 
 from .network import Network
+from .network import is_loopback_host as is_loopback
 from .state import DASHBOARD
 
 __all__ = ["UnsafeBindError", "check_bind", "is_loopback", "start_site"]
@@ -18,15 +18,6 @@ log = logging.getLogger(__name__)
 
 class UnsafeBindError(RuntimeError):
     """A non-loopback address was asked for without an API key."""
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def check_bind(host: str, api_key: str | None) -> None:
