@@ -53,6 +53,11 @@ class Principal:
     """The Discord user behind a session, whose rights are re-checked while it is used."""
 
     @property
+    def identity(self) -> str:
+        """Who holds the credential, for per-sign-in limits: the session, else the key holder."""
+        return self.session or self.who
+
+    @property
     def scope(self) -> str:
         return "all" if self.guild is None else f"guild:{self.guild}"
 

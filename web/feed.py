@@ -25,7 +25,14 @@ from monitoring.store.base import StoreError
 
 from .auth import Principal
 
-__all__ = ["Client", "Feed", "FeedStats"]
+__all__ = [
+    "CLOSE_RIGHTS_LOST",
+    "CLOSE_SESSION_ENDED",
+    "CLOSE_TOO_MANY",
+    "Client",
+    "Feed",
+    "FeedStats",
+]
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +43,14 @@ Builder = Callable[[int | None, float], Awaitable[dict[str, Any]]]
 """(guild scope or None for all, now) -> the update for that scope."""
 SessionCheck = Callable[[Iterable[str]], Awaitable[dict[str, int]]]
 """(session hashes) -> those that must close now, with the close code."""
+
+CLOSE_SESSION_ENDED = 4401
+"""WebSocket close code: the session was logged out, revoked or expired."""
+CLOSE_RIGHTS_LOST = 4403
+"""WebSocket close code: the user no longer manages the guild the session is for."""
+CLOSE_TOO_MANY = 4429
+"""WebSocket close code: over ``ANALYTICS_WEBSOCKET_MAX_PER_CLIENT`` (per sign-in or address)."""
+_CLOSE_REASONS = {CLOSE_SESSION_ENDED: b"session ended", CLOSE_RIGHTS_LOST: b"access revoked"}
 
 
 @dataclasses.dataclass(eq=False, slots=True, weakref_slot=True)
@@ -167,8 +182,7 @@ class Feed:
         for session_hash, code in ended.items():
             for client in by_session.get(session_hash, ()):
                 self.clients.discard(client)
-                reason = b"session ended" if code == 4401 else b"access revoked"
-                closing.append(_close(client, code, reason))
+                closing.append(_close(client, code, _CLOSE_REASONS[code]))
                 log.info("closing a live dashboard socket of %s (%d)", client.principal.who, code)
         await asyncio.gather(*closing)
 

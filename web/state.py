@@ -26,15 +26,13 @@ from monitoring.store.base import StoreError
 from .audit import AuditLog
 from .auth import Principal
 from .data import iso, realtime_metrics, system_payload
-from .feed import Feed
+from .feed import CLOSE_RIGHTS_LOST, CLOSE_SESSION_ENDED, Feed
 from .network import Network
 from .ratelimit import RateLimiter
 from .sessions import Sessions, hash_token
 from .sources import ShardsFn, collect_health, health_payload, insights_payload
 
 __all__ = [
-    "CLOSE_RIGHTS_LOST",
-    "CLOSE_SESSION_ENDED",
     "DASHBOARD",
     "RIGHTS_RECHECK_SECONDS",
     "Authorize",
@@ -50,10 +48,6 @@ Authorize = Callable[[int, int], Awaitable[bool | None]]
 
 RIGHTS_RECHECK_SECONDS = 900.0
 """A manager's rights are re-checked against Discord at least this often while they are used."""
-CLOSE_SESSION_ENDED = 4401
-"""WebSocket close code: the session was logged out, revoked or expired."""
-CLOSE_RIGHTS_LOST = 4403
-"""WebSocket close code: the user no longer manages the guild the session is for."""
 
 METRICS_MAX_AGE = 5.0
 """Seconds a scope's live cards are reused when the flusher has written nothing new."""

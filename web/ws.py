@@ -9,7 +9,7 @@ from aiohttp import WSMsgType, web
 from .audit import safe_path
 from .auth import AUDITED, PRINCIPAL, Principal
 from .errors import ApiError
-from .feed import Client
+from .feed import CLOSE_TOO_MANY, Client
 from .login import check_origin
 from .params import check_known, parse_guild
 from .state import DASHBOARD
@@ -19,9 +19,6 @@ __all__ = ["routes"]
 log = logging.getLogger(__name__)
 
 routes = web.RouteTableDef()
-
-CLOSE_TOO_MANY = 4429
-"""Close code for a socket over ``ANALYTICS_WEBSOCKET_MAX_PER_CLIENT`` (per sign-in or address)."""
 
 
 @routes.get("/ws")
@@ -39,11 +36,10 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         raise ApiError(400, "gone", "connection closed")
     dash = request.app[DASHBOARD]
     address = dash.network.client_key(request)
-    identity = principal.session or principal.who
     cap = dash.config.websocket_max_per_client
     same_identity = same_address = 0
     for open_client in list(dash.feed.clients):
-        same_identity += (open_client.principal.session or open_client.principal.who) == identity
+        same_identity += open_client.principal.identity == principal.identity
         same_address += open_client.address == address
     ws = web.WebSocketResponse(compress=False, heartbeat=30.0, timeout=3.0, max_msg_size=4096)
     await ws.prepare(request)
@@ -59,7 +55,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         "GET",
         safe_path(request.path, request.query_string),
         101,
-        dash.network.client_key(request),
+        address,
     )
     request[AUDITED] = True
     client = Client(ws, transport, principal, guild, address=address)
