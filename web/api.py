@@ -16,7 +16,7 @@ from .errors import ApiError, BadParameter
 from .login import check_origin
 from .openapi import openapi_spec
 from .params import check_known, parse_guild, parse_hours, parse_int, parse_snowflake, parse_step
-from .sources import alerts_payload, health_payload
+from .sources import alerts_payload
 from .state import DASHBOARD, Dashboard
 
 __all__ = ["json_response", "routes"]
@@ -120,10 +120,8 @@ async def commands(request: web.Request) -> web.Response:
 async def health_status(request: web.Request) -> web.Response:
     check_known(request.query, ())
     dash, who = _ctx(request)
-    results = await dash.refresh_health(max_age=dash.config.websocket_update_interval)
-    payload = health_payload(results, dash.health_checked_at, live=dash.live,
-                             verdicts_only=who.guild is not None)  # fmt: skip
-    return json_response(request, payload)
+    await dash.refresh_health(max_age=dash.config.websocket_update_interval)
+    return json_response(request, dash.health_summary(who.guild))
 
 
 @routes.get("/api/analytics/insights")
