@@ -71,16 +71,22 @@ def check_known(query: Mapping[str, str], allowed: Iterable[str]) -> None:
                 raise BadParameter(key, "a single value", f"parameter {key!r} given twice")
 
 
+def _whole(raw: str, name: str, allowed: str) -> int:
+    """ASCII digits, measured before conversion (else ``BadParameter(name, allowed)``)."""
+    text = raw.strip()
+    if not text.isascii() or not text.isdigit() or len(text) > _MAX_DIGITS:
+        raise BadParameter(name, allowed)
+    return int(text)
+
+
 def parse_int(raw: str | None, name: str, lo: int, hi: int, default: int) -> int:
     """A whole number from ``lo`` to ``hi`` (``default`` when absent)."""
     if raw is None:
         return default
-    text = raw.strip()
-    if not text.isascii() or not text.isdigit() or len(text) > _MAX_DIGITS:
-        raise BadParameter(name, f"a whole number from {lo} to {hi}")
-    value = int(text)
+    allowed = f"a whole number from {lo} to {hi}"
+    value = _whole(raw, name, allowed)
     if not lo <= value <= hi:
-        raise BadParameter(name, f"a whole number from {lo} to {hi}")
+        raise BadParameter(name, allowed)
     return value
 
 
@@ -95,12 +101,10 @@ def parse_step(raw: str | None, hours: int) -> int | None:
     (the answer's ``step`` says which)."""
     if raw is None:
         return None
-    text = raw.strip()
-    if not text.isascii() or not text.isdigit() or len(text) > _MAX_DIGITS:
-        raise BadParameter("step", f"one of {', '.join(map(str, STEPS))} (seconds)")
-    step = int(text)
+    allowed = f"one of {', '.join(map(str, STEPS))} (seconds)"
+    step = _whole(raw, "step", allowed)
     if step not in STEPS:
-        raise BadParameter("step", f"one of {', '.join(map(str, STEPS))} (seconds)")
+        raise BadParameter("step", allowed)
     fitting = [s for s in STEPS if s >= step and hours * 3600 / s <= MAX_POINTS]
     return fitting[0] if fitting else STEPS[-1]
 
