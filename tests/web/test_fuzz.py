@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import sys
+import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -66,14 +67,17 @@ async def dashboard(tmp_path: Path, seeded_db: Path) -> AsyncIterator[tuple[str,
 
 
 async def _schemathesis(base: str, *extra: str) -> None:
-    proc = await asyncio.create_subprocess_exec(
-        str(ST), "run", f"{base}/api/openapi.json",
-        "--checks", "all", "--mode", "all", "--max-examples", str(EXAMPLES), "--seed", "1",
-        "--generation-database", "none", "--workers", "1", "--exclude-path", "/ws",
-        "--request-timeout", "10", *extra,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-    )  # fmt: skip
-    out, _ = await proc.communicate()
+    # run in an empty folder of its own: schemathesis keeps a cache in the working directory,
+    # which must neither land in the repository nor carry one run's findings into the next
+    with tempfile.TemporaryDirectory() as workdir:
+        proc = await asyncio.create_subprocess_exec(
+            str(ST), "run", f"{base}/api/openapi.json",
+            "--checks", "all", "--mode", "all", "--max-examples", str(EXAMPLES), "--seed", "1",
+            "--generation-database", "none", "--workers", "1", "--exclude-path", "/ws",
+            "--request-timeout", "10", *extra,
+            cwd=workdir, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        )  # fmt: skip
+        out, _ = await proc.communicate()
     text = out.decode("utf-8", "replace")
     assert proc.returncode == 0, f"schemathesis found problems:\n{text[-12000:]}"
     assert "Tested: 12" in text, text[-3000:]  # every operation but /ws
