@@ -1,12 +1,12 @@
 # Everything a fresh machine needs: Python packages go into .venv; Debian packages that tests
-# need (chromium for the dashboard browser tests, prometheus for the exposition tests) are
-# installed with apt-get when missing (as root).
+# need (chromium for the dashboard browser tests, prometheus for the exposition tests,
+# postgresql for the PostgreSQL tests, which start their own throwaway server) are installed
+# with apt-get when missing (as root).
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PYTHON := $(BIN)/python
 STAMP := $(VENV)/.installed
-APT_PACKAGES := chromium prometheus
 PYTEST_WORKERS ?= 2
 
 .PHONY: help install system-deps test test-fast lint format bench run demo export vendor clean
@@ -29,18 +29,20 @@ $(STAMP): pyproject.toml setup.py
 
 install: $(STAMP)
 
-# Debian packages for the browser and Prometheus tests; skipped when already present.
+# Debian packages for the browser, Prometheus and PostgreSQL tests; skipped when already present.
 system-deps:
 	@missing=""; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	command -v prometheus >/dev/null 2>&1 || missing="$$missing prometheus"; \
 	command -v promtool >/dev/null 2>&1 || missing="$$missing prometheus"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || \
+		missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages:$$missing"; \
 		if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
 		$$SUDO apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null || \
-		{ echo "could not install:$$missing (the browser/Prometheus tests will fail)"; }; \
+		{ echo "could not install:$$missing (the browser/Prometheus/PostgreSQL tests will fail)"; }; \
 	fi
 
 test: $(STAMP) system-deps
